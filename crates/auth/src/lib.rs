@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod accounts;
+pub mod cookies;
+mod crypto;
+mod error;
+mod jwt;
+mod password;
+
+pub use accounts::{Accounts, AuthConfig, Clock, Identity, RequestAuth, SessionTokens, SignedUp};
+pub use crypto::{MasterKey, random_token, sha256_hex};
+pub use error::{AuthError, LinkProblem};
+pub use password::PasswordHasher;
