@@ -229,6 +229,7 @@ async fn outbox_leases_retries_and_marks_sent() -> anyhow::Result<()> {
             again.iter().map(|r| r.id).collect::<Vec<_>>(),
             vec![rest[0].id]
         );
+        outbox::mark_sent(db, rest[0].id, 1_300).await?;
         let retried = outbox::claim_due(db, 5_000, 1_000, 10).await?;
         assert_eq!(retried.len(), 1);
         assert_eq!((retried[0].id, retried[0].attempts), (claimed[1].id, 2));
