@@ -1,1 +1,184 @@
+//! The `kiln` binary's library: settings, the HTTP router and its handlers, background workers,
+//! and start-up/shutdown. `main.rs` is only the command line.
 
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+pub mod secret;
+pub mod settings;
+pub mod state;
+pub mod telemetry;
+
+use anyhow::Context;
+use kiln_auth::{Accounts, AuthConfig, Clock, PasswordHasher};
+use kiln_mail::{FileTransport, Mailer, Transport, Worker};
+use kiln_store::Db;
+use settings::{MailTransport, Settings, SignupMode};
+use state::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Opens the configured database (creating the data directory) and applies migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let url = settings.database_url.as_ref().map(|s| s.expose());
+    let db = Db::open(url, &settings.sqlite_path())
+        .await
+        .with_context(|| match url {
+            Some(u) => format!("connecting to {}", kiln_store::redact_url(u)),
+            None => format!("opening {}", settings.sqlite_path().display()),
+        })?;
+    db.migrate().await.context("applying database migrations")?;
+    Ok(db)
+}
+
+/// Everything a running Kiln holds.
+pub struct Kiln {
+    pub state: AppState,
+    pub mail_worker: Worker,
+}
+
+/// Builds the services for `settings`; `addr` is the address actually bound (for the default
+/// public URL when the port was 0).
+pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow::Result<Kiln> {
+    let db = open_database(&settings).await?;
+    let key = secret::load_or_create(
+        settings.secret_key.as_ref().map(|s| s.expose()),
+        &settings.data_dir,
+    )?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let mut auth = AuthConfig::new(public_url.clone());
+    auth.signup_open = settings.signup == SignupMode::Open;
+
+    let transport = match settings.mail_transport {
+        MailTransport::File => Transport::File(FileTransport::new(settings.outbox_dir())),
+    };
+    let mail_worker = Worker::new(
+        db.clone(),
+        transport,
+        settings.mail_from.clone(),
+        clock.clone(),
+    );
+    let accounts = Accounts::new(
+        db.clone(),
+        auth,
+        &key,
+        PasswordHasher::owasp(),
+        Arc::new(Mailer::new()),
+        clock,
+    )
+    .with_mail_waker(mail_worker.waker());
+
+    let leptos_options = leptos::config::LeptosOptions::builder()
+        .output_name("kiln")
+        .site_root(settings.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(leptos::config::Env::PROD)
+        .build();
+    let origin: Arc<str> = origin_of(&public_url).into();
+    let state = AppState {
+        leptos_options,
+        db,
+        accounts,
+        metrics: Arc::new(metrics::Metrics::new()),
+        settings: Arc::new(settings),
+        origin,
+    };
+    Ok(Kiln { state, mail_worker })
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> String {
+    match url.find("://") {
+        Some(i) => match url[i + 3..].find('/') {
+            Some(j) => url[..i + 3 + j].to_owned(),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish (at most ~9 s), stops
+/// the workers and closes the database.
+pub async fn serve(
+    listener: TcpListener,
+    kiln: Kiln,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(kiln.mail_worker.clone().run(stop_rx.clone()));
+    let db = kiln.state.db.clone();
+    let app = routes::router(kiln.state);
+
+    let mut stopping = stop_rx.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let server = tokio::spawn(async move { server.await });
+    // Wait for the signal, then give in-flight requests a bounded time.
+    let _ = stopping.changed().await;
+    match tokio::time::timeout(Duration::from_secs(8), server).await {
+        Ok(joined) => joined.context("server task")?.context("serving HTTP")?,
+        Err(_) => tracing::warn!("in-flight requests did not finish within 8 s; closing anyway"),
+    }
+    if tokio::time::timeout(Duration::from_secs(1), worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("mail worker did not stop within 1 s");
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(500), db.close()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origin_of_urls() {
+        assert_eq!(
+            super::origin_of("https://kiln.example.com/x/y"),
+            "https://kiln.example.com"
+        );
+        assert_eq!(
+            super::origin_of("http://127.0.0.1:3000"),
+            "http://127.0.0.1:3000"
+        );
+    }
+}

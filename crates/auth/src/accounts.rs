@@ -8,39 +8,13 @@ use crate::jwt::{self, Claims};
 use crate::password::PasswordHasher;
 use kiln_core::{ApiTokenInfo, CreatedToken, Email, Password, TokenName, UserInfo};
 use kiln_mail::Mailer;
-use kiln_store::{Db, Millis, tokens, users};
+use kiln_store::{Clock, Db, Millis, tokens, users};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::Notify;
 
 const VERIFY: &str = "verify";
 const API_TOKEN_PREFIX: &str = "kiln_";
 const REFRESH_PREFIX: &str = "r1.";
-
-/// Wall-clock time in unix milliseconds, with an offset tests can move forward.
-#[derive(Debug, Clone, Default)]
-pub struct Clock {
-    offset_ms: Arc<AtomicI64>,
-}
-
-impl Clock {
-    pub fn now(&self) -> Millis {
-        system_now() + self.offset_ms.load(Ordering::Relaxed)
-    }
-
-    /// Moves this clock (and every clone of it) forward; for tests of expiry.
-    pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
-
-/// Unix milliseconds now.
-pub fn system_now() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// Account settings.
 #[derive(Debug, Clone)]

@@ -7,7 +7,8 @@ mod error;
 mod jwt;
 mod password;
 
-pub use accounts::{Accounts, AuthConfig, Clock, Identity, RequestAuth, SessionTokens, SignedUp};
+pub use accounts::{Accounts, AuthConfig, Identity, RequestAuth, SessionTokens, SignedUp};
 pub use crypto::{MasterKey, random_token, sha256_hex};
 pub use error::{AuthError, LinkProblem};
+pub use kiln_store::Clock;
 pub use password::PasswordHasher;

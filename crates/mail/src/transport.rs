@@ -21,12 +21,8 @@ pub fn build_message(row: &MailRow, from: &str) -> Result<Vec<u8>, TransportErro
     let perm = |e: &dyn std::fmt::Display| TransportError::Permanent(e.to_string());
     let from: Mailbox = from.parse().map_err(|e| perm(&e))?;
     let to: Mailbox = row.to_addr.parse().map_err(|e| perm(&e))?;
-    // 8bit keeps every line (and so a link on its own line) intact in the file; bodies that
-    // cannot be 8bit (a line over 998 bytes) fall back to lettre's own choice.
-    let text = Body::new_with_encoding(row.text_body.clone(), ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|_| Body::new(row.text_body.clone()));
-    let html = Body::new_with_encoding(row.html_body.clone(), ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|_| Body::new(row.html_body.clone()));
+    let text = eight_bit(&row.text_body);
+    let html = eight_bit(&row.html_body);
     let domain = from.email.domain().to_owned();
     let msg = Message::builder()
         .from(from)
@@ -52,6 +48,71 @@ pub fn build_message(row: &MailRow, from: &str) -> Result<Vec<u8>, TransportErro
         )
         .map_err(|e| perm(&e))?;
     Ok(msg.formatted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(text: &str) -> MailRow {
+        MailRow {
+            id: 7,
+            template: "t".into(),
+            to_addr: "ada@example.com".into(),
+            subject: "Hello".into(),
+            text_body: text.into(),
+            html_body: "<p>hi</p>".into(),
+            created_at: 1,
+            attempts: 0,
+            next_attempt_at: 0,
+            sent_at: None,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn long_links_stay_on_one_line() {
+        let link = format!("https://kiln.example.com/verify?token={}", "A".repeat(60));
+        let bytes = build_message(
+            &row(&format!("Open:\n\n{link}\n\nBye")),
+            "Kiln <k@example.com>",
+        )
+        .expect("build");
+        let text = String::from_utf8(bytes).expect("utf8");
+        assert!(
+            text.lines().any(|l| l.trim_end_matches('\r') == link),
+            "{text}"
+        );
+        assert!(text.contains("Content-Transfer-Encoding: 8bit"));
+        assert!(text.contains("To: ada@example.com"));
+    }
+
+    #[test]
+    fn bad_addresses_are_permanent_failures() {
+        let mut r = row("x");
+        r.to_addr = "not an address".into();
+        assert!(matches!(
+            build_message(&r, "k@example.com"),
+            Err(TransportError::Permanent(_))
+        ));
+    }
+}
+
+/// An 8bit body when the text allows it (RFC 2045: lines of at most 998 octets, no NUL, no bare
+/// CR), so every line, and so a link alone on its line, reaches the reader exactly as written.
+/// lettre would pick quoted-printable for any line of 76 characters or more, which folds long
+/// links with soft line breaks. Anything else falls back to lettre's own choice.
+fn eight_bit(text: &str) -> Body {
+    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let ok = !crlf.contains('\0')
+        && crlf
+            .split("\r\n")
+            .all(|l| l.len() <= 998 && !l.contains('\r'));
+    if ok {
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+    } else {
+        Body::new(text.to_owned())
+    }
 }
 
 /// Writes each message as `<dir>/<id>.eml`, atomically.

@@ -1,7 +1,7 @@
 //! The delivery worker: leases due outbox rows, sends them, records the outcome.
 
 use crate::transport::{Transport, TransportError};
-use kiln_store::{Db, Millis, outbox};
+use kiln_store::{Clock, Db, outbox};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -26,11 +26,11 @@ pub struct Worker {
     transport: Transport,
     from: String,
     wake: Arc<Notify>,
-    clock: fn() -> Millis,
+    clock: Clock,
 }
 
 impl Worker {
-    pub fn new(db: Db, transport: Transport, from: String, clock: fn() -> Millis) -> Self {
+    pub fn new(db: Db, transport: Transport, from: String, clock: Clock) -> Self {
         Self {
             db,
             transport,
@@ -49,7 +49,7 @@ impl Worker {
     pub async fn run_pending(&self) -> Result<usize, kiln_store::StoreError> {
         let mut sent = 0;
         loop {
-            let now = (self.clock)();
+            let now = self.clock.now();
             let rows = outbox::claim_due(&self.db, now, LEASE_MS, BATCH).await?;
             if rows.is_empty() {
                 return Ok(sent);
@@ -57,7 +57,7 @@ impl Worker {
             for row in rows {
                 match self.transport.send(&row, &self.from).await {
                     Ok(()) => {
-                        outbox::mark_sent(&self.db, row.id, (self.clock)()).await?;
+                        outbox::mark_sent(&self.db, row.id, self.clock.now()).await?;
                         tracing::info!(mail_id = row.id, template = %row.template,
                             transport = self.transport.name(), "mail delivered");
                         sent += 1;
@@ -75,7 +75,7 @@ impl Worker {
                             &self.db,
                             row.id,
                             &e.to_string(),
-                            (self.clock)() + delay,
+                            self.clock.now() + delay,
                         )
                         .await?;
                     }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod clock;
 mod db;
 pub mod outbox;
 pub mod tokens;
@@ -8,6 +9,7 @@ pub mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use clock::{Clock, system_now};
 pub use db::{Backend, Db, StoreError, Tx, redact_url};
 
 /// Unix time in milliseconds.

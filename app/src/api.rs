@@ -1,0 +1,164 @@
+//! The portal's server functions, under `/sfn/`. Each is a shim over `kiln_auth::Accounts`.
+//! With a script they answer JSON; posted by a plain form they answer with a redirect.
+
+use crate::error::PortalError;
+use kiln_core::{ApiTokenInfo, CreatedToken, UserInfo};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::server::*;
+
+/// Answers `e` with its own HTTP status (not 500) when a script called, then returns it. A plain
+/// form post keeps the redirect back to the form, which carries the error in its URL.
+#[cfg(feature = "ssr")]
+fn fail<T>(e: impl Into<PortalError>) -> Result<T, PortalError> {
+    let e = e.into();
+    if !is_plain_form_post()
+        && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(code) = http::StatusCode::from_u16(e.0.status())
+    {
+        res.set_status(code);
+    }
+    Err(e)
+}
+
+/// Name of the short-lived cookie that carries a new API token to the settings page after a
+/// plain form post (the page shows it once, then it is cleared).
+#[cfg(feature = "ssr")]
+const NEW_TOKEN_COOKIE: &str = "kiln_new_token";
+
+/// The signed-in user, or `None`.
+#[server(prefix = "/sfn", endpoint = "me")]
+pub async fn current_user() -> Result<Option<UserInfo>, PortalError> {
+    let Some(id) = identity() else {
+        return Ok(None);
+    };
+    match accounts()?.user(id.user_id).await {
+        Ok(u) => Ok(Some(u)),
+        Err(kiln_auth::AuthError::Unauthenticated) => Ok(None),
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "signup")]
+pub async fn signup(email: String, password: String) -> Result<(), PortalError> {
+    let accounts = accounts()?;
+    match accounts.signup(&email, &password, &user_agent()).await {
+        Ok(done) => {
+            set_cookies(accounts.config().cookies().set_session(&done.session));
+            leptos_axum::redirect("/check-email");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "login")]
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), PortalError> {
+    let accounts = accounts()?;
+    match accounts.login(&email, &password, &user_agent()).await {
+        Ok((_, session)) => {
+            set_cookies(accounts.config().cookies().set_session(&session));
+            let to = match next.as_deref() {
+                Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p,
+                _ => "/apps",
+            };
+            leptos_axum::redirect(to);
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "logout")]
+pub async fn logout() -> Result<(), PortalError> {
+    let accounts = accounts()?;
+    if let Some(sid) = identity().and_then(|i| i.session_id)
+        && let Err(e) = accounts.logout(sid).await
+    {
+        return fail(e);
+    }
+    set_cookies(accounts.config().cookies().clear_session());
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/sfn", endpoint = "resend_verification")]
+pub async fn resend_verification() -> Result<(), PortalError> {
+    let id = match require_user() {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    match accounts()?.resend_verification(id.user_id).await {
+        Ok(()) => {
+            leptos_axum::redirect("/apps?resent=1");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "tokens")]
+pub async fn list_tokens() -> Result<Vec<ApiTokenInfo>, PortalError> {
+    let id = match require_user() {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    accounts()?.list_api_tokens(id.user_id).await.or_else(fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "create_token")]
+pub async fn create_token(name: String) -> Result<Option<CreatedToken>, PortalError> {
+    let id = match require_user() {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let created = match accounts()?.create_api_token(id.user_id, &name).await {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if is_plain_form_post() {
+        // No script to show the answer: carry the token to the settings page in a cookie that
+        // only that page receives, for five minutes at most, shown once.
+        set_cookies(vec![format!(
+            "{NEW_TOKEN_COOKIE}={}; Path=/settings; Max-Age=300; HttpOnly; SameSite=Strict",
+            created.token
+        )]);
+        leptos_axum::redirect("/settings");
+        return Ok(None);
+    }
+    Ok(Some(created))
+}
+
+/// The token created by a plain form post, once.
+#[server(prefix = "/sfn", endpoint = "new_token")]
+pub async fn take_new_token() -> Result<Option<String>, PortalError> {
+    let token = cookie(NEW_TOKEN_COOKIE);
+    if token.is_some() {
+        set_cookies(vec![format!(
+            "{NEW_TOKEN_COOKIE}=; Path=/settings; Max-Age=0; HttpOnly; SameSite=Strict"
+        )]);
+    }
+    Ok(token)
+}
+
+#[server(prefix = "/sfn", endpoint = "revoke_token")]
+pub async fn revoke_token(id: i64) -> Result<(), PortalError> {
+    let who = match require_user() {
+        Ok(who) => who,
+        Err(e) => return fail(e),
+    };
+    match accounts()?.revoke_api_token(who.user_id, id).await {
+        Ok(()) => {
+            if is_plain_form_post() {
+                leptos_axum::redirect("/settings");
+            }
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,168 @@
+//! Building blocks shared by pages: the header, labelled form fields with their errors.
+
+use crate::api::{Logout, current_user};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+
+/// The site header; shows the account links that fit the visitor.
+#[component]
+pub fn Header() -> impl IntoView {
+    let location = use_location();
+    // Re-read on every navigation, so logging in or out is reflected at once.
+    let user = Resource::new(move || location.pathname.get(), |_| current_user());
+    let logout = ServerAction::<Logout>::new();
+    #[cfg(feature = "hydrate")]
+    keep_session_fresh(user);
+    view! {
+        <header class="site-header">
+            <A href="/" attr:class="brand">
+                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                " Kiln"
+            </A>
+            <nav aria-label="Account">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(_)) => {
+                                view! {
+                                    <A href="/apps">"My apps"</A>
+                                    <A href="/settings">"Settings"</A>
+                                    <ActionForm action=logout attr:class="inline">
+                                        <button type="submit" class="link">"Log out"</button>
+                                    </ActionForm>
+                                }
+                                    .into_any()
+                            }
+                            _ => {
+                                view! {
+                                    <A href="/login">"Log in"</A>
+                                    <A href="/signup" attr:class="button small">"Sign up"</A>
+                                }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+    }
+}
+
+/// While someone is signed in, renews the session every four minutes (access tokens live five),
+/// so a page left open keeps working.
+#[cfg(feature = "hydrate")]
+fn keep_session_fresh(
+    user: Resource<Result<Option<kiln_core::UserInfo>, crate::error::PortalError>>,
+) {
+    use std::time::Duration;
+    let handle = StoredValue::new(None::<IntervalHandle>);
+    Effect::new(move |_| {
+        let signed_in = matches!(user.get(), Some(Ok(Some(_))));
+        if let Some(h) = handle.get_value() {
+            h.clear();
+            handle.set_value(None);
+        }
+        if signed_in {
+            let h = set_interval_with_handle(
+                || {
+                    let init = web_sys::RequestInit::new();
+                    init.set_method("POST");
+                    let _ = window().fetch_with_str_and_init("/auth/refresh", &init);
+                },
+                Duration::from_secs(240),
+            );
+            handle.set_value(h.ok());
+        }
+    });
+}
+
+/// A labelled input with an optional hint and its error, announced to screen readers.
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = "off")] autocomplete: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described = {
+        let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=true
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described
+            />
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            {move || {
+                error
+                    .get()
+                    .map(|e| {
+                        view! {
+                            <p class="field-error" id=error_id.clone() role="alert">
+                                {e}
+                            </p>
+                        }
+                    })
+            }}
+        </div>
+    }
+}
+
+/// A form-level error (one that names no field).
+#[component]
+pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .map(|e| view! { <p class="form-error" role="alert">{e}</p> })
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of unix milliseconds.
+pub fn date(ms: i64) -> String {
+    // Civil-from-days (H. Hinnant), valid for the whole i64 day range we meet.
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_dates() {
+        assert_eq!(super::date(0), "1970-01-01");
+        assert_eq!(super::date(1_795_833_600_000), "2026-11-28");
+        assert_eq!(super::date(951_782_400_000), "2000-02-29");
+    }
+}

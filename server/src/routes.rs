@@ -1,0 +1,92 @@
+//! The router: the JSON API, emailed links, operations endpoints, the portal's pages and server
+//! functions (Leptos), static assets, and the middleware around them.
+
+use crate::api::{links, ops, session, tokens, users};
+use crate::error::HttpError;
+use crate::middleware;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::routing::{delete, get, post};
+use kiln_core::ErrorCode;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// Largest request body accepted anywhere (the API's bodies are small JSON documents).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+fn api() -> Router<AppState> {
+    Router::new()
+        .route("/signup", post(users::signup))
+        .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/me", get(users::me))
+        .route("/verify/resend", post(users::resend_verification))
+        .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/{id}", delete(tokens::revoke))
+        .fallback(|| async { HttpError::new(ErrorCode::NotFound, "No such API endpoint.") })
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let accounts = state.accounts.clone();
+    let shell_options = state.leptos_options.clone();
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+
+    Router::new()
+        .nest("/api", api())
+        .route("/verify", get(links::verify))
+        .route(
+            kiln_auth::cookies::REFRESH_PATH,
+            get(session::refresh_redirect).post(session::refresh),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(accounts.clone()),
+            move || app::shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::refuse_cross_origin_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::count_requests,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<_>| {
+                            let id = req
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            tracing::info_span!("request", request_id = %id,
+                                method = %req.method(), path = %req.uri().path())
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                ),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,309 @@
+//! Typed settings: command-line flags, then `KILN_*` environment variables, then `kiln.toml`,
+//! then defaults that need nothing set. Secrets are wrapped so `Debug` and logs never show them.
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A value that must never be printed.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupMode {
+    /// Anyone can sign up.
+    Open,
+    /// Only `kiln user add` creates accounts.
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Write each message as an .eml file into `$KILN_DATA_DIR/outbox/`.
+    File,
+}
+
+/// Settings shared by every subcommand. Each flag can also be set by its environment variable
+/// or by the key of the same name (snake_case) in the config file.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsArgs {
+    /// Config file to read (TOML). Missing is fine unless given explicitly.
+    #[arg(long, env = "KILN_CONFIG", global = true, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Where Kiln keeps its data: the SQLite database, the secret key, the mail outbox.
+    /// [default: ./data]
+    #[arg(long, env = "KILN_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Postgres URL (postgres://user:pass@host/db) to use instead of SQLite at
+    /// $KILN_DATA_DIR/kiln.db. The password is never logged.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<Secret>,
+
+    /// Address the portal listens on. [default: 127.0.0.1:3000]
+    #[arg(long, env = "KILN_ADDR", global = true, value_name = "HOST:PORT")]
+    pub addr: Option<SocketAddr>,
+
+    /// Address generated apps will be served on (used by the deploy feature).
+    /// [default: 127.0.0.1:3001]
+    #[arg(long, env = "KILN_APPS_ADDR", global = true, value_name = "HOST:PORT")]
+    pub apps_addr: Option<SocketAddr>,
+
+    /// Public base URL of the portal, used in links in emails; https:// turns on Secure,
+    /// prefixed cookies. [default: http://<KILN_ADDR>]
+    #[arg(long, env = "KILN_PUBLIC_URL", global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Whether anyone may sign up. [default: open]
+    #[arg(long, env = "KILN_SIGNUP", global = true, value_enum)]
+    pub signup: Option<SignupMode>,
+
+    /// Secret (at least 32 bytes) that signs session tokens. [default: 32 random bytes
+    /// generated once into $KILN_DATA_DIR/secret.key]
+    #[arg(long, env = "KILN_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<Secret>,
+
+    /// Log format. [default: pretty]
+    #[arg(long, env = "KILN_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// Log filter, in tracing's EnvFilter syntax. [default: info]
+    #[arg(long, env = "KILN_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+
+    /// How mail is delivered. [default: file]
+    #[arg(long, env = "KILN_MAIL_TRANSPORT", global = true, value_enum)]
+    pub mail_transport: Option<MailTransport>,
+
+    /// Sender of Kiln's emails. [default: Kiln <kiln@localhost>]
+    #[arg(long, env = "KILN_MAIL_FROM", global = true, value_name = "MAILBOX")]
+    pub mail_from: Option<String>,
+
+    /// Directory of the built portal assets (the wasm bundle, CSS). [default: $LEPTOS_SITE_ROOT
+    /// or target/site]
+    #[arg(long, env = "KILN_SITE_ROOT", global = true, value_name = "DIR")]
+    pub site_root: Option<PathBuf>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: Option<Secret>,
+    pub addr: SocketAddr,
+    pub apps_addr: SocketAddr,
+    /// `None`: derived from the address actually bound.
+    pub public_url: Option<String>,
+    pub signup: SignupMode,
+    pub secret_key: Option<Secret>,
+    pub log_format: LogFormat,
+    pub log: String,
+    pub mail_transport: MailTransport,
+    pub mail_from: String,
+    pub site_root: PathBuf,
+}
+
+impl SettingsArgs {
+    /// Fills each unset value from `other`.
+    fn or(self, other: SettingsArgs) -> SettingsArgs {
+        SettingsArgs {
+            config: self.config.or(other.config),
+            data_dir: self.data_dir.or(other.data_dir),
+            database_url: self.database_url.or(other.database_url),
+            addr: self.addr.or(other.addr),
+            apps_addr: self.apps_addr.or(other.apps_addr),
+            public_url: self.public_url.or(other.public_url),
+            signup: self.signup.or(other.signup),
+            secret_key: self.secret_key.or(other.secret_key),
+            log_format: self.log_format.or(other.log_format),
+            log: self.log.or(other.log),
+            mail_transport: self.mail_transport.or(other.mail_transport),
+            mail_from: self.mail_from.or(other.mail_from),
+            site_root: self.site_root.or(other.site_root),
+        }
+    }
+
+    /// Reads the config file (if any) and applies defaults.
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        use anyhow::Context;
+        let (path, explicit) = match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from("kiln.toml"), false),
+        };
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str::<SettingsArgs>(&text)
+                .with_context(|| format!("reading settings from {}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                SettingsArgs::default()
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let a = self.or(file);
+        let addr = a
+            .addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        let public_url = a.public_url.map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            anyhow::bail!("KILN_PUBLIC_URL must start with http:// or https://, got {u:?}");
+        }
+        let site_root = a
+            .site_root
+            .or_else(|| std::env::var_os("LEPTOS_SITE_ROOT").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("target/site"));
+        Ok(Settings {
+            data_dir: a.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
+            database_url: a.database_url.filter(|u| !u.expose().is_empty()),
+            addr,
+            apps_addr: a
+                .apps_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3001))),
+            public_url,
+            signup: a.signup.unwrap_or(SignupMode::Open),
+            secret_key: a.secret_key.filter(|k| !k.expose().is_empty()),
+            log_format: a.log_format.unwrap_or(LogFormat::Pretty),
+            log: a.log.unwrap_or_else(|| "info".to_owned()),
+            mail_transport: a.mail_transport.unwrap_or(MailTransport::File),
+            mail_from: a
+                .mail_from
+                .unwrap_or_else(|| "Kiln <kiln@localhost>".to_owned()),
+            site_root,
+        })
+    }
+}
+
+impl Settings {
+    /// Defaults with a data directory, for tests and embedding.
+    pub fn for_data_dir(dir: &Path) -> Settings {
+        SettingsArgs {
+            data_dir: Some(dir.to_owned()),
+            ..Default::default()
+        }
+        .resolve()
+        .expect("defaults resolve")
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("kiln.db")
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_nothing() {
+        let s = SettingsArgs::default().resolve().expect("resolve");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.apps_addr.to_string(), "127.0.0.1:3001");
+        assert_eq!(s.signup, SignupMode::Open);
+        assert!(s.database_url.is_none());
+        assert_eq!(s.sqlite_path(), PathBuf::from("./data/kiln.db"));
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_secrets_stay_hidden() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("kiln.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/from/file\"\nsignup = \"closed\"\n\
+             database_url = \"postgres://u:hunter2@h/db\"\nsecret_key = \"s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t\"\n",
+        )
+        .expect("write");
+        let args = SettingsArgs {
+            config: Some(path),
+            data_dir: Some(PathBuf::from("/from/flag")),
+            ..Default::default()
+        };
+        let s = args.resolve().expect("resolve");
+        assert_eq!(s.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(s.signup, SignupMode::Closed);
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn bad_file_and_bad_url_are_clear_errors() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("kiln.toml");
+        std::fs::write(&path, "nonsense_key = 1\n").expect("write");
+        let err = SettingsArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .expect_err("unknown key");
+        assert!(format!("{err:#}").contains("nonsense_key"), "{err:#}");
+        let err = SettingsArgs {
+            public_url: Some("ftp://x".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .expect_err("bad url");
+        assert!(err.to_string().contains("KILN_PUBLIC_URL"));
+        let missing = SettingsArgs {
+            config: Some(dir.path().join("absent.toml")),
+            ..Default::default()
+        };
+        assert!(
+            missing.resolve().is_err(),
+            "an explicit config file must exist"
+        );
+    }
+}
