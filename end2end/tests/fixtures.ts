@@ -9,9 +9,17 @@ import {
   type Page,
 } from '@playwright/test';
 
-/** Console errors that are not the app's fault. Only a missing favicon, for now. */
+/**
+ * Console errors that are not the app's fault: a missing favicon, and the browser's own
+ * "Failed to load resource" line for a 4xx answer of a portal server function (`/sfn/…`), which
+ * is how an expected refusal (wrong password, taken email) arrives. 5xx answers still fail.
+ */
 function ignored(text: string, url: string): boolean {
-  return /favicon/i.test(url) || /favicon/i.test(text);
+  if (/favicon/i.test(url) || /favicon/i.test(text)) return true;
+  return (
+    /\/sfn\//.test(url) &&
+    /Failed to load resource: the server responded with a status of 4\d\d/.test(text)
+  );
 }
 
 function watch(page: Page, errors: string[]): void {

@@ -413,28 +413,34 @@ impl Accounts {
             return Err(AuthError::Unauthenticated);
         }
         let next = self.successor(refresh);
-        match row.used_at {
-            None => {
-                if !tokens::use_refresh(&mut tx, row.id, now).await? {
+        // Whoever marks the token used rotates it. On Postgres a concurrent refresh waits for
+        // that row and then finds it used: it reads the use time again and joins the grace path.
+        let rotated = row.used_at.is_none() && tokens::use_refresh(&mut tx, row.id, now).await?;
+        if rotated {
+            tokens::insert_refresh(&mut tx, session.id, &sha256_hex(&next), now).await?;
+            tokens::touch_session(&mut tx, session.id, now).await?;
+            tx.commit().await?;
+        } else {
+            let used_at = match row.used_at {
+                Some(t) => Some(t),
+                None => tokens::refresh_by_hash(&mut tx, &sha256_hex(refresh))
+                    .await?
+                    .and_then(|r| r.used_at),
+            };
+            match used_at {
+                // A concurrent refresh already rotated this token: hand out the same successor.
+                Some(used) if now - used <= self.config.refresh_grace_ms => tx.commit().await?,
+                _ => {
+                    tokens::revoke_session(&mut tx, session.id, "refresh token reused", now)
+                        .await?;
+                    tx.commit().await?;
+                    tracing::warn!(
+                        session_id = session.id,
+                        user_id = session.user_id,
+                        "refresh token reused after rotation: session family revoked"
+                    );
                     return Err(AuthError::Unauthenticated);
                 }
-                tokens::insert_refresh(&mut tx, session.id, &sha256_hex(&next), now).await?;
-                tokens::touch_session(&mut tx, session.id, now).await?;
-                tx.commit().await?;
-            }
-            Some(used) if now - used <= self.config.refresh_grace_ms => {
-                // A concurrent refresh already rotated this token: hand out the same successor.
-                tx.commit().await?;
-            }
-            Some(_) => {
-                tokens::revoke_session(&mut tx, session.id, "refresh token reused", now).await?;
-                tx.commit().await?;
-                tracing::warn!(
-                    session_id = session.id,
-                    user_id = session.user_id,
-                    "refresh token reused after rotation: session family revoked"
-                );
-                return Err(AuthError::Unauthenticated);
             }
         }
         Ok(self.tokens_for(session.user_id, session.id, next, now))
