@@ -255,6 +255,22 @@ test('forms work without JavaScript', async ({ newPage }) => {
     await submitLogin(page, email, PASSWORD);
     await expectPath(page, '/apps');
     await expect(page.getByRole('heading', { name: 'My apps' })).toBeVisible();
+
+    // A token created by a plain form post is shown once on the page the form returns to.
+    await page.goto('/settings');
+    await page.getByLabel('Token name', { exact: true }).fill('no-script');
+    await page.getByRole('button', { name: 'Create token', exact: true }).click();
+    await expectPath(page, '/settings');
+    await expect(page.getByTestId('new-token')).toContainText('kiln_');
+    const list = page.getByRole('list', { name: 'API tokens' });
+    await expect(list.getByRole('listitem').filter({ hasText: 'no-script' })).toHaveCount(1);
+    await page.reload();
+    await expect(page.getByTestId('new-token')).toHaveCount(0);
+
+    // Revoking works without script too.
+    await list.getByRole('button', { name: 'Revoke no-script', exact: true }).click();
+    await expectPath(page, '/settings');
+    await expect(list.getByRole('listitem').filter({ hasText: 'no-script' })).toHaveCount(0);
   });
 });
 
