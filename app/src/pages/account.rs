@@ -11,14 +11,15 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 /// Field and form errors of an action's last answer.
-fn errors<I: 'static, O: Clone + Send + Sync + 'static>(
+fn errors<I, O>(
     action: ServerAction<I>,
 ) -> (
     impl Fn(&'static str) -> Signal<Option<String>>,
     Signal<Option<String>>,
 )
 where
-    I: leptos::server_fn::ServerFn<Output = O, Error = PortalError> + Clone + Send + Sync,
+    I: leptos::server_fn::ServerFn<Output = O, Error = PortalError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
 {
     let err = move || action.value().get().and_then(|r| r.err());
     let field = move |f: &'static str| Signal::derive(move || err().and_then(|e| e.field(f)));
