@@ -2,7 +2,7 @@
 //! With a script they answer JSON; posted by a plain form they answer with a redirect.
 
 use crate::error::PortalError;
-use kiln_core::{ApiTokenInfo, CreatedToken, UserInfo};
+use kiln_core::{ApiTokenInfo, CreatedToken, OutboxEntry, SessionInfo, UserInfo};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -43,7 +43,7 @@ pub async fn current_user() -> Result<Option<UserInfo>, PortalError> {
 #[server(prefix = "/sfn", endpoint = "signup")]
 pub async fn signup(email: String, password: String) -> Result<(), PortalError> {
     let accounts = accounts()?;
-    match accounts.signup(&email, &password, &user_agent()).await {
+    match accounts.signup(&email, &password, &client()).await {
         Ok(done) => {
             set_cookies(accounts.config().cookies().set_session(&done.session));
             leptos_axum::redirect("/check-email");
@@ -60,7 +60,7 @@ pub async fn login(
     next: Option<String>,
 ) -> Result<(), PortalError> {
     let accounts = accounts()?;
-    match accounts.login(&email, &password, &user_agent()).await {
+    match accounts.login(&email, &password, &client()).await {
         Ok((_, session)) => {
             set_cookies(accounts.config().cookies().set_session(&session));
             let to = match next.as_deref() {
@@ -93,7 +93,7 @@ pub async fn resend_verification() -> Result<(), PortalError> {
         Ok(id) => id,
         Err(e) => return fail(e),
     };
-    match accounts()?.resend_verification(id.user_id).await {
+    match accounts()?.resend_verification(id.user_id, &client()).await {
         Ok(()) => {
             leptos_axum::redirect("/apps?resent=1");
             Ok(())
@@ -159,6 +159,136 @@ pub async fn revoke_token(id: i64) -> Result<(), PortalError> {
             }
             Ok(())
         }
+        Err(e) => fail(e),
+    }
+}
+
+/// The signed-in caller or a 401 answer.
+#[cfg(feature = "ssr")]
+fn caller() -> Result<kiln_auth::Identity, PortalError> {
+    require_user().or_else(fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), PortalError> {
+    match accounts()?.forgot_password(&email, &client()).await {
+        Ok(()) => {
+            leptos_axum::redirect("/forgot-password?sent=1");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), PortalError> {
+    match accounts()?.reset_password(&token, &password, &client()).await {
+        Ok(_) => {
+            // Every session ended, this browser's too.
+            set_cookies(accounts()?.config().cookies().clear_session());
+            leptos_axum::redirect("/login?reset=1");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    password: String,
+) -> Result<(), PortalError> {
+    let id = caller()?;
+    match accounts()?.change_password(id.user_id, id.session_id, &current_password, &password).await
+    {
+        Ok(()) => {
+            leptos_axum::redirect("/settings?changed=password");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "change_email")]
+pub async fn change_email(email: String) -> Result<(), PortalError> {
+    let id = caller()?;
+    match accounts()?.request_email_change(id.user_id, &email, &client()).await {
+        Ok(()) => {
+            leptos_axum::redirect("/settings?changed=email");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "undo_email_change")]
+pub async fn undo_email_change(token: String) -> Result<(), PortalError> {
+    match accounts()?.undo_email_change(&token).await {
+        Ok(_) => {
+            set_cookies(accounts()?.config().cookies().clear_session());
+            leptos_axum::redirect("/email-changed?status=undone");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionInfo>, PortalError> {
+    let id = caller()?;
+    accounts()?.list_sessions(id.user_id, id.session_id).await.or_else(fail)
+}
+
+#[server(prefix = "/sfn", endpoint = "revoke_session")]
+pub async fn revoke_session(id: i64) -> Result<(), PortalError> {
+    let who = caller()?;
+    match accounts()?.revoke_session(who.user_id, id).await {
+        Ok(()) => {
+            if who.session_id == Some(id) {
+                set_cookies(accounts()?.config().cookies().clear_session());
+                leptos_axum::redirect("/login");
+            } else if is_plain_form_post() {
+                leptos_axum::redirect("/settings");
+            }
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "logout_everywhere")]
+pub async fn logout_everywhere() -> Result<(), PortalError> {
+    let who = caller()?;
+    match accounts()?.revoke_all_sessions(who.user_id).await {
+        Ok(_) => {
+            set_cookies(accounts()?.config().cookies().clear_session());
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "delete_account")]
+pub async fn delete_account(password: String) -> Result<(), PortalError> {
+    let who = caller()?;
+    match accounts()?.delete_account(who.user_id, &password).await {
+        Ok(()) => {
+            set_cookies(accounts()?.config().cookies().clear_session());
+            leptos_axum::redirect("/?deleted=1");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// The outbox for operators; `None` for everyone else.
+#[server(prefix = "/sfn", endpoint = "outbox")]
+pub async fn outbox() -> Result<Option<Vec<OutboxEntry>>, PortalError> {
+    let who = caller()?;
+    match accounts()?.outbox(who.user_id, 50).await {
+        Ok(list) => Ok(Some(list)),
+        Err(kiln_auth::AuthError::Forbidden(_)) => Ok(None),
         Err(e) => fail(e),
     }
 }

@@ -82,12 +82,15 @@ fn keep_session_fresh(
 pub fn Field(
     label: &'static str,
     name: &'static str,
+    /// The element id when `name` is not unique on the page.
+    #[prop(optional)]
+    id: Option<&'static str>,
     #[prop(default = "text")] kind: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
+    let id = format!("field-{}", id.unwrap_or(name));
     let hint_id = format!("{id}-hint");
     let error_id = format!("{id}-error");
     let described = {
@@ -134,11 +137,7 @@ pub fn Field(
 /// A form-level error (one that names no field).
 #[component]
 pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .map(|e| view! { <p class="form-error" role="alert">{e}</p> })
-    }
+    move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })
 }
 
 /// `YYYY-MM-DD` (UTC) of unix milliseconds.
@@ -157,6 +156,12 @@ pub fn date(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `YYYY-MM-DD HH:MM` (UTC) of unix milliseconds.
+pub fn datetime(ms: i64) -> String {
+    let mins = ms.div_euclid(60_000).rem_euclid(24 * 60);
+    format!("{} {:02}:{:02} UTC", date(ms), mins / 60, mins % 60)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -164,5 +169,6 @@ mod tests {
         assert_eq!(super::date(0), "1970-01-01");
         assert_eq!(super::date(1_795_833_600_000), "2026-11-28");
         assert_eq!(super::date(951_782_400_000), "2000-02-29");
+        assert_eq!(super::datetime(1_795_824_000_000 + 3_723_000), "2026-11-28 01:02 UTC");
     }
 }

@@ -58,6 +58,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("verified") view=pages::Verified />
                     <Route path=StaticSegment("apps") view=pages::Apps ssr=SsrMode::Async />
                     <Route path=StaticSegment("settings") view=pages::Settings ssr=SsrMode::Async />
+                    <Route path=StaticSegment("forgot-password") view=pages::ForgotPassword />
+                    <Route path=StaticSegment("reset-password") view=pages::ResetPassword />
+                    <Route path=StaticSegment("email-changed") view=pages::EmailChanged />
+                    <Route path=(StaticSegment("email"), StaticSegment("undo")) view=pages::UndoEmail />
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -44,27 +44,19 @@ impl From<JsonRejection> for HttpError {
         let (code, message) = match &r {
             JsonRejection::JsonDataError(e) => (
                 ErrorCode::Invalid,
-                format!(
-                    "The JSON does not have the expected fields: {}",
-                    e.body_text()
-                ),
+                format!("The JSON does not have the expected fields: {}", e.body_text()),
             ),
-            JsonRejection::JsonSyntaxError(_) => (
-                ErrorCode::BadRequest,
-                "The body is not valid JSON.".to_owned(),
-            ),
+            JsonRejection::JsonSyntaxError(_) => {
+                (ErrorCode::BadRequest, "The body is not valid JSON.".to_owned())
+            }
             JsonRejection::MissingJsonContentType(_) => (
                 ErrorCode::BadRequest,
                 "Send a JSON body with the header Content-Type: application/json.".to_owned(),
             ),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => (
-                ErrorCode::PayloadTooLarge,
-                "The body is too large.".to_owned(),
-            ),
-            _ => (
-                ErrorCode::BadRequest,
-                "The body could not be read.".to_owned(),
-            ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                (ErrorCode::PayloadTooLarge, "The body is too large.".to_owned())
+            }
+            _ => (ErrorCode::BadRequest, "The body could not be read.".to_owned()),
         };
         Self::new(code, message)
     }
@@ -77,7 +69,12 @@ impl IntoResponse for HttpError {
         if status.is_server_error() {
             tracing::error!(error = ?self.0.error, message = %self.0.message, "request failed");
         }
-        (status, Json(self.0)).into_response()
+        let retry_after = self.0.retry_after;
+        let mut res = (status, Json(self.0)).into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

@@ -33,11 +33,21 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
             .and_then(|a| a.identity.clone())
             .map(CurrentUser)
             .ok_or_else(|| {
-                HttpError::new(
-                    ErrorCode::Unauthorized,
-                    "Log in, or send an API token as Bearer.",
-                )
+                HttpError::new(ErrorCode::Unauthorized, "Log in, or send an API token as Bearer.")
             })
+    }
+}
+
+/// The caller's address and browser, as the authentication middleware saw them.
+pub struct Client(pub kiln_auth::ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(
+            parts.extensions.get::<RequestAuth>().map(|a| a.client.clone()).unwrap_or_default(),
+        ))
     }
 }
 

@@ -13,10 +13,12 @@ pub mod state;
 pub mod telemetry;
 
 use anyhow::Context;
-use kiln_auth::{Accounts, AuthConfig, Clock, PasswordHasher};
-use kiln_mail::{FileTransport, Mailer, Transport, Worker};
+use kiln_auth::{Accounts, AuthConfig, Clock, LimitConfig, PasswordHasher};
+use kiln_mail::{
+    FileTransport, Mailer, SesTransport, SmtpSecurity, SmtpTransport, Transport, Worker,
+};
 use kiln_store::Db;
-use settings::{MailTransport, Settings, SignupMode};
+use settings::{MailTransport, Settings, SignupMode, SmtpTls};
 use state::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,14 +31,43 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let url = settings.database_url.as_ref().map(|s| s.expose());
-    let db = Db::open(url, &settings.sqlite_path())
-        .await
-        .with_context(|| match url {
-            Some(u) => format!("connecting to {}", kiln_store::redact_url(u)),
-            None => format!("opening {}", settings.sqlite_path().display()),
-        })?;
+    let db = Db::open(url, &settings.sqlite_path()).await.with_context(|| match url {
+        Some(u) => format!("connecting to {}", kiln_store::redact_url(u)),
+        None => format!("opening {}", settings.sqlite_path().display()),
+    })?;
     db.migrate().await.context("applying database migrations")?;
     Ok(db)
+}
+
+/// The mail transport the settings ask for.
+async fn mail_transport(settings: &Settings) -> anyhow::Result<Transport> {
+    Ok(match settings.mail_transport {
+        MailTransport::File => Transport::File(FileTransport::new(settings.outbox_dir())),
+        MailTransport::Smtp => {
+            let smtp = &settings.smtp;
+            let host =
+                smtp.host.as_deref().context("KILN_MAIL_TRANSPORT=smtp needs KILN_SMTP_HOST")?;
+            let security = match smtp.tls {
+                SmtpTls::Starttls => SmtpSecurity::StartTls,
+                SmtpTls::Tls => SmtpSecurity::Tls,
+                SmtpTls::None => SmtpSecurity::None,
+            };
+            let credentials = match (&smtp.username, &smtp.password) {
+                (Some(u), Some(p)) => Some((u.clone(), p.expose().to_owned())),
+                (None, None) => None,
+                _ => {
+                    anyhow::bail!("set both KILN_SMTP_USERNAME and KILN_SMTP_PASSWORD, or neither")
+                }
+            };
+            Transport::Smtp(
+                SmtpTransport::new(host, smtp.port, security, credentials)
+                    .map_err(|e| anyhow::anyhow!("SMTP settings: {e}"))?,
+            )
+        }
+        MailTransport::Ses => {
+            Transport::Ses(SesTransport::new(settings.ses_endpoint.as_deref()).await)
+        }
+    })
 }
 
 /// Everything a running Kiln holds.
@@ -53,22 +84,12 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         settings.secret_key.as_ref().map(|s| s.expose()),
         &settings.data_dir,
     )?;
-    let public_url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let mut auth = AuthConfig::new(public_url.clone());
     auth.signup_open = settings.signup == SignupMode::Open;
 
-    let transport = match settings.mail_transport {
-        MailTransport::File => Transport::File(FileTransport::new(settings.outbox_dir())),
-    };
-    let mail_worker = Worker::new(
-        db.clone(),
-        transport,
-        settings.mail_from.clone(),
-        clock.clone(),
-    );
+    let transport = mail_transport(&settings).await?;
+    let mail_worker = Worker::new(db.clone(), transport, settings.mail_from.clone(), clock.clone());
     let accounts = Accounts::new(
         db.clone(),
         auth,
@@ -77,7 +98,11 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         Arc::new(Mailer::new()),
         clock,
     )
-    .with_mail_waker(mail_worker.waker());
+    .with_mail_waker(mail_worker.waker())
+    .with_limits(LimitConfig {
+        per_ip_per_minute: settings.rate_limit_ip,
+        per_account_per_hour: settings.rate_limit_account,
+    });
 
     let leptos_options = leptos::config::LeptosOptions::builder()
         .output_name("kiln")
@@ -118,19 +143,34 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(kiln.mail_worker.clone().run(stop_rx.clone()));
+    // Rate-limit state of clients that went quiet is dropped once a minute.
+    let accounts = kiln.state.accounts.clone();
+    let mut limits_stop = stop_rx.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => accounts.forget_idle_limits(),
+                _ = limits_stop.changed() => return,
+            }
+        }
+    });
     let db = kiln.state.db.clone();
     let app = routes::router(kiln.state);
 
     let mut stopping = stop_rx.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stop_tx.send(true);
+    // Responses are written in several chunks (streamed HTML); without TCP_NODELAY, Nagle's
+    // algorithm holds the later chunks until the client's delayed ACK (~40 ms per request).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
     });
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        });
     let server = tokio::spawn(async move { server.await });
     // Wait for the signal, then give in-flight requests a bounded time.
     let _ = stopping.changed().await;
@@ -138,10 +178,7 @@ pub async fn serve(
         Ok(joined) => joined.context("server task")?.context("serving HTTP")?,
         Err(_) => tracing::warn!("in-flight requests did not finish within 8 s; closing anyway"),
     }
-    if tokio::time::timeout(Duration::from_secs(1), worker)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(1), worker).await.is_err() {
         tracing::warn!("mail worker did not stop within 1 s");
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), db.close()).await;
@@ -172,13 +209,7 @@ pub async fn shutdown_signal() {
 mod tests {
     #[test]
     fn origin_of_urls() {
-        assert_eq!(
-            super::origin_of("https://kiln.example.com/x/y"),
-            "https://kiln.example.com"
-        );
-        assert_eq!(
-            super::origin_of("http://127.0.0.1:3000"),
-            "http://127.0.0.1:3000"
-        );
+        assert_eq!(super::origin_of("https://kiln.example.com/x/y"), "https://kiln.example.com");
+        assert_eq!(super::origin_of("http://127.0.0.1:3000"), "http://127.0.0.1:3000");
     }
 }

@@ -41,6 +41,9 @@ enum UserCommand {
         /// The account's email address.
         #[arg(long)]
         email: String,
+        /// Make the account an operator (sees the mail outbox).
+        #[arg(long)]
+        operator: bool,
     },
 }
 
@@ -69,9 +72,7 @@ async fn main() -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
-        Command::User {
-            command: UserCommand::Add { email },
-        } => {
+        Command::User { command: UserCommand::Add { email, operator } } => {
             let password = match std::env::var("KILN_USER_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
@@ -89,7 +90,15 @@ async fn main() -> anyhow::Result<()> {
                 .create_user(&email, &password, true)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", kiln_core::ApiError::from(e)))?;
-            println!("created user {} ({})", user.id, user.email);
+            if operator {
+                kiln.state
+                    .accounts
+                    .make_operator(user.id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            let role = if operator || user.operator { "operator" } else { "member" };
+            println!("created user {} ({}, {role})", user.id, user.email);
             kiln.state.db.close().await;
             Ok(())
         }

@@ -33,16 +33,8 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let build = Family::<BuildLabels, Gauge>::default();
-        build
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-            })
-            .set(1);
-        registry.register(
-            "kiln_build_info",
-            "Kiln build information (always 1)",
-            build,
-        );
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() }).set(1);
+        registry.register("kiln_build_info", "Kiln build information (always 1)", build);
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
             "kiln_http_requests",
@@ -55,11 +47,7 @@ impl Metrics {
             "Emails in the outbox not delivered yet",
             outbox_pending.clone(),
         );
-        Self {
-            registry,
-            http_requests,
-            outbox_pending,
-        }
+        Self { registry, http_requests, outbox_pending }
     }
 
     pub fn render(&self) -> String {

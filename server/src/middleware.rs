@@ -7,8 +7,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use kiln_auth::RequestAuth;
 use kiln_auth::cookies::{self, REFRESH_PATH};
+use kiln_auth::{ClientInfo, RequestAuth};
 use kiln_core::ErrorCode;
 
 fn is_safe(method: &Method) -> bool {
@@ -34,15 +34,9 @@ pub async fn refuse_cross_origin_writes(
     if is_safe(req.method()) || bearer(h).is_some() {
         return next.run(req).await;
     }
-    let scheme = if state.origin.starts_with("https://") {
-        "https"
-    } else {
-        "http"
-    };
-    let own = h
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(|host| format!("{scheme}://{host}"));
+    let scheme = if state.origin.starts_with("https://") { "https" } else { "http" };
+    let own =
+        h.get(header::HOST).and_then(|v| v.to_str().ok()).map(|host| format!("{scheme}://{host}"));
     let foreign = match h.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("null")) {
         Some(origin) => origin != &*state.origin && Some(origin) != own.as_deref(),
         None => matches!(
@@ -65,21 +59,18 @@ pub async fn refuse_cross_origin_writes(
 /// not valid is a 401 at once (a script should know its token is wrong, not act anonymously).
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let cookie_cfg = state.cookies();
-    let mut auth = RequestAuth::default();
+    let mut auth = RequestAuth { client: client_info(&state, &req), ..Default::default() };
     if let Some(token) = bearer(req.headers()) {
         match state.accounts.authenticate_api_token(token).await {
             Ok(id) => auth.identity = Some(id),
             Err(e) => return HttpError::from(e).into_response(),
         }
     } else {
-        let cookie_headers: Vec<&str> = req
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        auth.identity = cookies::read(cookie_headers.iter().copied(), cookie_cfg.access_name())
-            .and_then(|t| state.accounts.authenticate_access(&t));
+        let cookie_headers: Vec<&str> =
+            req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+        if let Some(t) = cookies::read(cookie_headers.iter().copied(), cookie_cfg.access_name()) {
+            auth.identity = state.accounts.authenticate_access(&t).await;
+        }
         auth.refreshable = auth.identity.is_none()
             && cookies::read(cookie_headers.iter().copied(), cookie_cfg.marker_name()).is_some();
     }
@@ -87,25 +78,35 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     // A page load whose access token ran out goes through the refresh endpoint (the only path the
     // refresh cookie is sent to) and comes back, so sessions continue without any script.
     if auth.refreshable && *req.method() == Method::GET && is_page(&req) {
-        let next_path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let next_path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let to = format!("{REFRESH_PATH}?next={}", urlencode(next_path));
         return Redirect::to(&to).into_response();
     }
     // Pages that need an account send anonymous visitors to the login form.
     if auth.identity.is_none() && *req.method() == Method::GET && needs_login(req.uri().path()) {
-        let next_path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let next_path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
         return Redirect::to(&format!("/login?next={}", urlencode(next_path))).into_response();
     }
     req.extensions_mut().insert(auth);
     next.run(req).await
+}
+
+/// The caller's address (the peer, or the last `X-Forwarded-For` hop when a trusted proxy sets
+/// it) and user agent.
+fn client_info(state: &AppState, req: &Request) -> ClientInfo {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = state
+        .settings
+        .trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|ip| ip.trim().parse().ok());
+    ClientInfo { ip: forwarded.or(peer), user_agent: crate::extract::user_agent(req.headers()) }
 }
 
 /// Portal pages that only make sense signed in.
@@ -117,7 +118,15 @@ fn needs_login(path: &str) -> bool {
 fn is_page(req: &Request) -> bool {
     let p = req.uri().path();
     let excluded = [
-        "/api/", "/sfn/", "/pkg/", "/auth/", "/healthz", "/readyz", "/metrics", "/verify",
+        "/api/",
+        "/sfn/",
+        "/pkg/",
+        "/auth/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/verify",
+        "/email/confirm",
     ];
     let accepts_html = req
         .headers()
@@ -148,10 +157,7 @@ pub async fn count_requests(State(state): State<AppState>, req: Request, next: N
     state
         .metrics
         .http_requests
-        .get_or_create(&crate::metrics::HttpLabels {
-            method,
-            status: res.status().as_u16(),
-        })
+        .get_or_create(&crate::metrics::HttpLabels { method, status: res.status().as_u16() })
         .inc();
     res
 }

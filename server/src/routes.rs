@@ -1,7 +1,7 @@
 //! The router: the JSON API, emailed links, operations endpoints, the portal's pages and server
 //! functions (Leptos), static assets, and the middleware around them.
 
-use crate::api::{links, ops, session, tokens, users};
+use crate::api::{account, email, links, ops, password, session, sessions, tokens, users};
 use crate::error::HttpError;
 use crate::middleware;
 use crate::state::AppState;
@@ -29,6 +29,16 @@ fn api() -> Router<AppState> {
         .route("/verify/resend", post(users::resend_verification))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/password/forgot", post(password::forgot))
+        .route("/password/reset", post(password::reset))
+        .route("/password/change", post(password::change))
+        .route("/email/change", post(email::change))
+        .route("/email/undo", post(email::undo))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/revoke-all", post(sessions::revoke_all))
+        .route("/sessions/{id}", delete(sessions::revoke))
+        .route("/account", delete(account::delete))
+        .route("/outbox", get(account::outbox))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "No such API endpoint.") })
 }
 
@@ -41,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api())
         .route("/verify", get(links::verify))
+        .route("/email/confirm", get(email::confirm))
         .route(
             kiln_auth::cookies::REFRESH_PATH,
             get(session::refresh_redirect).post(session::refresh),
@@ -54,22 +65,14 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(accounts.clone()),
             move || app::shell(shell_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::authenticate,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::refuse_cross_origin_writes,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::count_requests,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::count_requests))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

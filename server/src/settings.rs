@@ -57,6 +57,21 @@ pub enum LogFormat {
 pub enum MailTransport {
     /// Write each message as an .eml file into `$KILN_DATA_DIR/outbox/`.
     File,
+    /// Send through an SMTP server (KILN_SMTP_*).
+    Smtp,
+    /// Send through Amazon SES v2 (AWS_* settings, KILN_SES_ENDPOINT).
+    Ses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption (local relays and tests only).
+    None,
 }
 
 /// Settings shared by every subcommand. Each flag can also be set by its environment variable
@@ -76,13 +91,7 @@ pub struct SettingsArgs {
 
     /// Postgres URL (postgres://user:pass@host/db) to use instead of SQLite at
     /// $KILN_DATA_DIR/kiln.db. The password is never logged.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        global = true,
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_name = "URL")]
     pub database_url: Option<Secret>,
 
     /// Address the portal listens on. [default: 127.0.0.1:3000]
@@ -124,6 +133,46 @@ pub struct SettingsArgs {
     #[arg(long, env = "KILN_MAIL_FROM", global = true, value_name = "MAILBOX")]
     pub mail_from: Option<String>,
 
+    /// Account requests (sign-up, log-in, reset, verification, email change) allowed per minute
+    /// from one IP address, per action. [default: 30]
+    #[arg(long, env = "KILN_RATE_LIMIT_IP", global = true, value_name = "N")]
+    pub rate_limit_ip: Option<u32>,
+
+    /// Account requests allowed per hour for one account (by email), per action. [default: 20]
+    #[arg(long, env = "KILN_RATE_LIMIT_ACCOUNT", global = true, value_name = "N")]
+    pub rate_limit_account: Option<u32>,
+
+    /// Take the client address from the last X-Forwarded-For hop (set when Kiln runs behind a
+    /// reverse proxy that sets it). [default: false]
+    #[arg(long, env = "KILN_TRUST_FORWARDED_FOR", global = true, value_name = "BOOL")]
+    pub trust_forwarded_for: Option<bool>,
+
+    /// SMTP server host (for KILN_MAIL_TRANSPORT=smtp).
+    #[arg(long, env = "KILN_SMTP_HOST", global = true, value_name = "HOST")]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port. [default: 587 for starttls, 465 for tls, 25 for none]
+    #[arg(long, env = "KILN_SMTP_PORT", global = true, value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+
+    /// SMTP connection security. [default: starttls]
+    #[arg(long, env = "KILN_SMTP_TLS", global = true, value_enum)]
+    pub smtp_tls: Option<SmtpTls>,
+
+    /// SMTP user name (leave unset for no authentication).
+    #[arg(long, env = "KILN_SMTP_USERNAME", global = true, value_name = "USER")]
+    pub smtp_username: Option<String>,
+
+    /// SMTP password. Never logged.
+    #[arg(long, env = "KILN_SMTP_PASSWORD", global = true, hide_env_values = true)]
+    pub smtp_password: Option<Secret>,
+
+    /// Amazon SES endpoint override (for KILN_MAIL_TRANSPORT=ses), e.g. a local SES-compatible
+    /// server. Region and credentials come from the usual AWS settings (AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, profiles, instance roles).
+    #[arg(long, env = "KILN_SES_ENDPOINT", global = true, value_name = "URL")]
+    pub ses_endpoint: Option<String>,
+
     /// Directory of the built portal assets (the wasm bundle, CSS). [default: $LEPTOS_SITE_ROOT
     /// or target/site]
     #[arg(long, env = "KILN_SITE_ROOT", global = true, value_name = "DIR")]
@@ -146,6 +195,21 @@ pub struct Settings {
     pub mail_transport: MailTransport,
     pub mail_from: String,
     pub site_root: PathBuf,
+    pub rate_limit_ip: u32,
+    pub rate_limit_account: u32,
+    pub trust_forwarded_for: bool,
+    pub smtp: SmtpSettings,
+    pub ses_endpoint: Option<String>,
+}
+
+/// How to reach the SMTP server.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: Option<String>,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
 }
 
 impl SettingsArgs {
@@ -165,6 +229,15 @@ impl SettingsArgs {
             mail_transport: self.mail_transport.or(other.mail_transport),
             mail_from: self.mail_from.or(other.mail_from),
             site_root: self.site_root.or(other.site_root),
+            rate_limit_ip: self.rate_limit_ip.or(other.rate_limit_ip),
+            rate_limit_account: self.rate_limit_account.or(other.rate_limit_account),
+            trust_forwarded_for: self.trust_forwarded_for.or(other.trust_forwarded_for),
+            smtp_host: self.smtp_host.or(other.smtp_host),
+            smtp_port: self.smtp_port.or(other.smtp_port),
+            smtp_tls: self.smtp_tls.or(other.smtp_tls),
+            smtp_username: self.smtp_username.or(other.smtp_username),
+            smtp_password: self.smtp_password.or(other.smtp_password),
+            ses_endpoint: self.ses_endpoint.or(other.ses_endpoint),
         }
     }
 
@@ -184,9 +257,7 @@ impl SettingsArgs {
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         let a = self.or(file);
-        let addr = a
-            .addr
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        let addr = a.addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
         let public_url = a.public_url.map(|u| u.trim_end_matches('/').to_owned());
         if let Some(u) = &public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
@@ -201,19 +272,33 @@ impl SettingsArgs {
             data_dir: a.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
             database_url: a.database_url.filter(|u| !u.expose().is_empty()),
             addr,
-            apps_addr: a
-                .apps_addr
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3001))),
+            apps_addr: a.apps_addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3001))),
             public_url,
             signup: a.signup.unwrap_or(SignupMode::Open),
             secret_key: a.secret_key.filter(|k| !k.expose().is_empty()),
             log_format: a.log_format.unwrap_or(LogFormat::Pretty),
             log: a.log.unwrap_or_else(|| "info".to_owned()),
             mail_transport: a.mail_transport.unwrap_or(MailTransport::File),
-            mail_from: a
-                .mail_from
-                .unwrap_or_else(|| "Kiln <kiln@localhost>".to_owned()),
+            mail_from: a.mail_from.unwrap_or_else(|| "Kiln <kiln@localhost>".to_owned()),
             site_root,
+            rate_limit_ip: a.rate_limit_ip.unwrap_or(30),
+            rate_limit_account: a.rate_limit_account.unwrap_or(20),
+            trust_forwarded_for: a.trust_forwarded_for.unwrap_or(false),
+            smtp: {
+                let tls = a.smtp_tls.unwrap_or(SmtpTls::Starttls);
+                SmtpSettings {
+                    host: a.smtp_host,
+                    port: a.smtp_port.unwrap_or(match tls {
+                        SmtpTls::Starttls => 587,
+                        SmtpTls::Tls => 465,
+                        SmtpTls::None => 25,
+                    }),
+                    tls,
+                    username: a.smtp_username,
+                    password: a.smtp_password,
+                }
+            },
+            ses_endpoint: a.ses_endpoint,
         })
     }
 }
@@ -221,12 +306,9 @@ impl SettingsArgs {
 impl Settings {
     /// Defaults with a data directory, for tests and embedding.
     pub fn for_data_dir(dir: &Path) -> Settings {
-        SettingsArgs {
-            data_dir: Some(dir.to_owned()),
-            ..Default::default()
-        }
-        .resolve()
-        .expect("defaults resolve")
+        SettingsArgs { data_dir: Some(dir.to_owned()), ..Default::default() }
+            .resolve()
+            .expect("defaults resolve")
     }
 
     pub fn sqlite_path(&self) -> PathBuf {
@@ -272,10 +354,7 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(s.signup, SignupMode::Closed);
         let shown = format!("{s:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("s3cr3t"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cr3t"), "{shown}");
     }
 
     #[test]
@@ -283,27 +362,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("kiln.toml");
         std::fs::write(&path, "nonsense_key = 1\n").expect("write");
-        let err = SettingsArgs {
-            config: Some(path),
-            ..Default::default()
-        }
-        .resolve()
-        .expect_err("unknown key");
+        let err = SettingsArgs { config: Some(path), ..Default::default() }
+            .resolve()
+            .expect_err("unknown key");
         assert!(format!("{err:#}").contains("nonsense_key"), "{err:#}");
-        let err = SettingsArgs {
-            public_url: Some("ftp://x".into()),
-            ..Default::default()
-        }
-        .resolve()
-        .expect_err("bad url");
+        let err = SettingsArgs { public_url: Some("ftp://x".into()), ..Default::default() }
+            .resolve()
+            .expect_err("bad url");
         assert!(err.to_string().contains("KILN_PUBLIC_URL"));
-        let missing = SettingsArgs {
-            config: Some(dir.path().join("absent.toml")),
-            ..Default::default()
-        };
-        assert!(
-            missing.resolve().is_err(),
-            "an explicit config file must exist"
-        );
+        let missing =
+            SettingsArgs { config: Some(dir.path().join("absent.toml")), ..Default::default() };
+        assert!(missing.resolve().is_err(), "an explicit config file must exist");
     }
 }

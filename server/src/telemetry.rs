@@ -10,10 +10,6 @@ pub fn init(format: LogFormat, filter: &str) {
     // `try_init`: tests start several servers in one process.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
     };
 }

@@ -37,14 +37,10 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::for_data_dir(dir.path());
     configure(&mut settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let clock = Clock::default();
-    let kiln = kiln_server::build(settings, addr, clock.clone())
-        .await
-        .expect("build");
+    let kiln = kiln_server::build(settings, addr, clock.clone()).await.expect("build");
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(kiln_server::serve(listener, kiln, async move {
         let _ = rx.await;
@@ -76,33 +72,19 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.client.post(self.url(path)).json(body).send().await.expect("request")
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request")
+        self.client.get(self.url(path)).send().await.expect("request")
     }
 
     pub async fn signup(&self, email: &str) -> Response {
-        self.post_json(
-            "/api/signup",
-            &json!({"email": email, "password": PASSWORD}),
-        )
-        .await
+        self.post_json("/api/signup", &json!({"email": email, "password": PASSWORD})).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json("/api/login", &json!({"email": email, "password": password}))
-            .await
+        self.post_json("/api/login", &json!({"email": email, "password": password})).await
     }
 
     /// Waits (up to 5 s) for mail to `to` in the file outbox and returns the texts, oldest first.
@@ -119,10 +101,7 @@ impl TestApp {
                         continue;
                     }
                     let text = std::fs::read_to_string(&p).unwrap_or_default();
-                    if text
-                        .lines()
-                        .any(|l| l.eq_ignore_ascii_case(&format!("To: {to}")))
-                    {
+                    if text.lines().any(|l| l.eq_ignore_ascii_case(&format!("To: {to}"))) {
                         found.push(text);
                     }
                 }
@@ -172,12 +151,8 @@ impl TestApp {
 
 /// The value of cookie `name` set by a response.
 pub fn set_cookie(res: &Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.strip_prefix(&format!("{name}="))
-                .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
-        })
+    res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        c.strip_prefix(&format!("{name}="))
+            .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+    })
 }

@@ -16,11 +16,7 @@ pub fn Apps() -> impl IntoView {
         query.read().get("resent").is_some() || matches!(resend.value().get(), Some(Ok(())))
     };
     let resend_error = Signal::derive(move || {
-        resend
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e: PortalError| e.to_string())
+        resend.value().get().and_then(|r| r.err()).map(|e: PortalError| e.to_string())
     });
     view! {
         <Title text="My apps" />

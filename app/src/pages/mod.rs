@@ -4,6 +4,9 @@ mod account;
 mod apps;
 mod public;
 
-pub use account::{CheckEmail, Login, Settings, Signup, Verified};
+pub use account::{
+    CheckEmail, EmailChanged, ForgotPassword, Login, ResetPassword, Settings, Signup, UndoEmail,
+    Verified,
+};
 pub use apps::Apps;
 pub use public::{Landing, NotFound};

@@ -5,6 +5,7 @@ use crate::cookies::CookieConfig;
 use crate::crypto::{MasterKey, hmac, random_token, sha256_hex};
 use crate::error::{AuthError, LinkProblem};
 use crate::jwt::{self, Claims};
+use crate::limits::{Action, LimitConfig, RateLimits};
 use crate::password::PasswordHasher;
 use kiln_core::{ApiTokenInfo, CreatedToken, Email, Password, TokenName, UserInfo};
 use kiln_mail::Mailer;
@@ -68,6 +69,8 @@ pub struct Identity {
 #[derive(Debug, Clone, Default)]
 pub struct RequestAuth {
     pub identity: Option<Identity>,
+    /// The caller's address and browser (for rate limits and the session list).
+    pub client: ClientInfo,
     /// No valid access token, but a refresh cookie exists: a page load can be refreshed.
     pub refreshable: bool,
 }
@@ -92,30 +95,37 @@ pub struct SignedUp {
 /// The account service. Cheap to clone.
 #[derive(Clone)]
 pub struct Accounts {
-    db: Db,
-    config: Arc<AuthConfig>,
-    hasher: PasswordHasher,
-    mailer: Arc<Mailer>,
+    pub(crate) db: Db,
+    pub(crate) config: Arc<AuthConfig>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) mailer: Arc<Mailer>,
     jwt_key: Arc<Vec<u8>>,
     refresh_key: Arc<Vec<u8>>,
     mail_waker: Option<Arc<Notify>>,
-    clock: Clock,
+    pub(crate) clock: Clock,
+    pub(crate) limits: Arc<RateLimits>,
 }
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Accounts")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Accounts").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
-fn user_info(u: &users::UserRow) -> UserInfo {
+pub(crate) fn user_info(u: &users::UserRow) -> UserInfo {
     UserInfo {
         id: u.id,
         email: u.email.clone(),
         verified: u.verified_at.is_some(),
+        operator: u.role == "operator",
     }
+}
+
+/// Who is asking, as far as the HTTP layer knows.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: String,
 }
 
 impl Accounts {
@@ -136,7 +146,32 @@ impl Accounts {
             refresh_key: Arc::new(key.derive("kiln refresh successor v1")),
             mail_waker: None,
             clock,
+            limits: Arc::new(RateLimits::new(LimitConfig::default())),
         }
+    }
+
+    /// Replaces the default rate limits.
+    pub fn with_limits(mut self, cfg: LimitConfig) -> Self {
+        self.limits = Arc::new(RateLimits::new(cfg));
+        self
+    }
+
+    /// Counts a request against the limits of `action`.
+    pub(crate) fn limit(
+        &self,
+        action: Action,
+        client: &ClientInfo,
+        account: Option<&str>,
+    ) -> Result<(), AuthError> {
+        self.limits.check(action, client.ip, account).map_err(|wait| {
+            tracing::warn!(?action, ip = ?client.ip, "rate limit reached");
+            AuthError::RateLimited(wait.as_millis().div_ceil(1000).max(1) as u64)
+        })
+    }
+
+    /// Drops idle rate-limit state; call periodically.
+    pub fn forget_idle_limits(&self) {
+        self.limits.forget_idle();
     }
 
     /// Wakes the mail worker after each commit that queued mail.
@@ -153,7 +188,7 @@ impl Accounts {
         &self.clock
     }
 
-    fn mail_queued(&self) {
+    pub(crate) fn mail_queued(&self) {
         if let Some(w) = &self.mail_waker {
             w.notify_one();
         }
@@ -167,13 +202,14 @@ impl Accounts {
         &self,
         email: &str,
         password: &str,
-        user_agent: &str,
+        client: &ClientInfo,
     ) -> Result<SignedUp, AuthError> {
         if !self.config.signup_open {
             return Err(AuthError::SignupClosed);
         }
+        self.limit(Action::Signup, client, Some(email))?;
         let user = self.create_user(email, password, false).await?;
-        let session = self.start_session(user.id, user_agent).await?;
+        let session = self.start_session(user.id, &client.user_agent).await?;
         Ok(SignedUp { user, session })
     }
 
@@ -201,19 +237,15 @@ impl Accounts {
         if verified {
             users::set_verified(&mut tx, id, now).await?;
         } else {
-            self.queue_verification(&mut tx, id, email.as_str(), now)
-                .await?;
+            self.queue_verification(&mut tx, id, email.as_str(), now).await?;
         }
         tx.commit().await?;
         if !verified {
             self.mail_queued();
         }
         tracing::info!(user_id = id, "account created");
-        Ok(UserInfo {
-            id,
-            email: email.as_str().to_owned(),
-            verified,
-        })
+        let row = users::by_id(&self.db, id).await?.ok_or(AuthError::NotFound)?;
+        Ok(user_info(&row))
     }
 
     async fn queue_verification(
@@ -234,25 +266,25 @@ impl Accounts {
             "email": email,
             "hours": self.config.verify_ttl_ms / 3_600_000,
         });
-        self.mailer
-            .enqueue(tx, email, "verify_email", &ctx, now)
-            .await?;
+        self.mailer.enqueue(tx, email, "verify_email", &ctx, now).await?;
         Ok(())
     }
 
     /// Sends a fresh verification link (the previous ones stop working).
     #[tracing::instrument(skip_all, fields(user_id), err(Debug))]
-    pub async fn resend_verification(&self, user_id: i64) -> Result<(), AuthError> {
-        let user = users::by_id(&self.db, user_id)
-            .await?
-            .ok_or(AuthError::Unauthenticated)?;
+    pub async fn resend_verification(
+        &self,
+        user_id: i64,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        let user = users::by_id(&self.db, user_id).await?.ok_or(AuthError::Unauthenticated)?;
         if user.verified_at.is_some() {
             return Err(AuthError::AlreadyVerified);
         }
+        self.limit(Action::Verification, client, Some(&user.email))?;
         let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
-        self.queue_verification(&mut tx, user.id, &user.email, now)
-            .await?;
+        self.queue_verification(&mut tx, user.id, &user.email, now).await?;
         tx.commit().await?;
         self.mail_queued();
         Ok(())
@@ -281,17 +313,13 @@ impl Accounts {
         }
         users::set_verified(&mut tx, row.user_id, now).await?;
         tx.commit().await?;
-        let user = users::by_id(&self.db, row.user_id)
-            .await?
-            .ok_or(AuthError::NotFound)?;
+        let user = users::by_id(&self.db, row.user_id).await?.ok_or(AuthError::NotFound)?;
         tracing::info!(user_id = user.id, "email verified");
         Ok(user_info(&user))
     }
 
     pub async fn user(&self, user_id: i64) -> Result<UserInfo, AuthError> {
-        let u = users::by_id(&self.db, user_id)
-            .await?
-            .ok_or(AuthError::Unauthenticated)?;
+        let u = users::by_id(&self.db, user_id).await?.ok_or(AuthError::Unauthenticated)?;
         Ok(user_info(&u))
     }
 
@@ -313,35 +341,26 @@ impl Accounts {
         &self,
         email: &str,
         password: &str,
-        user_agent: &str,
+        client: &ClientInfo,
     ) -> Result<(UserInfo, SessionTokens), AuthError> {
+        self.limit(Action::Login, client, Some(email))?;
         // Malformed input is just a failed login: never tell which accounts exist.
         let user = match Email::parse(email) {
             Ok(e) => users::by_email(&self.db, e.as_str()).await?,
             Err(_) => None,
         };
-        let password = password
-            .chars()
-            .take(kiln_core::validate::PASSWORD_MAX_CHARS)
-            .collect();
-        let ok = self
-            .hasher
-            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
-            .await;
+        let password = password.chars().take(kiln_core::validate::PASSWORD_MAX_CHARS).collect();
+        let ok = self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let user = match (ok, user) {
             (true, Some(u)) => u,
             _ => return Err(AuthError::BadCredentials),
         };
-        let session = self.start_session(user.id, user_agent).await?;
-        tracing::info!(
-            user_id = user.id,
-            session_id = session.session_id,
-            "logged in"
-        );
+        let session = self.start_session(user.id, &client.user_agent).await?;
+        tracing::info!(user_id = user.id, session_id = session.session_id, "logged in");
         Ok((user_info(&user), session))
     }
 
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         user_id: i64,
         user_agent: &str,
@@ -367,12 +386,7 @@ impl Accounts {
     ) -> SessionTokens {
         let iat = now / 1000;
         let ttl = self.config.access_ttl_secs.min(300);
-        let claims = Claims {
-            sub: user_id.to_string(),
-            sid: session_id,
-            iat,
-            exp: iat + ttl,
-        };
+        let claims = Claims { sub: user_id.to_string(), sid: session_id, iat, exp: iat + ttl };
         SessionTokens {
             access: jwt::sign(&self.jwt_key, &claims),
             access_max_age: ttl,
@@ -406,9 +420,8 @@ impl Accounts {
         let row = tokens::refresh_by_hash(&mut tx, &sha256_hex(refresh))
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        let session = tokens::session_tx(&mut tx, row.session_id)
-            .await?
-            .ok_or(AuthError::Unauthenticated)?;
+        let session =
+            tokens::session_tx(&mut tx, row.session_id).await?.ok_or(AuthError::Unauthenticated)?;
         if session.revoked_at.is_some() || session.expires_at <= now {
             return Err(AuthError::Unauthenticated);
         }
@@ -457,14 +470,22 @@ impl Accounts {
     /// The session a refresh token belongs to, if the token is known.
     pub async fn session_of_refresh(&self, refresh: &str) -> Result<Option<i64>, AuthError> {
         let mut tx = self.db.begin().await?;
-        Ok(tokens::refresh_by_hash(&mut tx, &sha256_hex(refresh))
-            .await?
-            .map(|r| r.session_id))
+        Ok(tokens::refresh_by_hash(&mut tx, &sha256_hex(refresh)).await?.map(|r| r.session_id))
     }
 
-    /// Checks an access token (signature and expiry; no database round trip).
-    pub fn authenticate_access(&self, token: &str) -> Option<Identity> {
-        let claims = jwt::verify(&self.jwt_key, token, self.clock.now() / 1000)?;
+    /// Checks an access token: signature and expiry, then that its session is still live (one
+    /// primary-key lookup), so logging out everywhere or a password reset takes effect at once.
+    pub async fn authenticate_access(&self, token: &str) -> Option<Identity> {
+        let now = self.clock.now();
+        let claims = jwt::verify(&self.jwt_key, token, now / 1000)?;
+        match tokens::session_is_live(&self.db, claims.sid, now).await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, "session check failed");
+                return None;
+            }
+        }
         Some(Identity {
             user_id: claims.sub.parse().ok()?,
             session_id: Some(claims.sid),
@@ -492,11 +513,7 @@ impl Accounts {
         )
         .await?;
         tracing::info!(user_id, token_id = id, "API token created");
-        Ok(CreatedToken {
-            id,
-            name: name.as_str().to_owned(),
-            token,
-        })
+        Ok(CreatedToken { id, name: name.as_str().to_owned(), token })
     }
 
     pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenInfo>, AuthError> {
@@ -529,10 +546,6 @@ impl Accounts {
             .filter(|r| r.revoked_at.is_none())
             .ok_or(AuthError::Unauthenticated)?;
         tokens::touch_api_token(&self.db, row.id, self.clock.now()).await?;
-        Ok(Identity {
-            user_id: row.user_id,
-            session_id: None,
-            api_token_id: Some(row.id),
-        })
+        Ok(Identity { user_id: row.user_id, session_id: None, api_token_id: Some(row.id) })
     }
 }

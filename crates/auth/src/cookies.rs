@@ -25,25 +25,13 @@ pub struct CookieConfig {
 
 impl CookieConfig {
     pub fn access_name(&self) -> &'static str {
-        if self.secure {
-            "__Host-kiln_access"
-        } else {
-            "kiln_access"
-        }
+        if self.secure { "__Host-kiln_access" } else { "kiln_access" }
     }
     pub fn refresh_name(&self) -> &'static str {
-        if self.secure {
-            "__Secure-kiln_refresh"
-        } else {
-            "kiln_refresh"
-        }
+        if self.secure { "__Secure-kiln_refresh" } else { "kiln_refresh" }
     }
     pub fn marker_name(&self) -> &'static str {
-        if self.secure {
-            "__Host-kiln_session"
-        } else {
-            "kiln_session"
-        }
+        if self.secure { "__Host-kiln_session" } else { "kiln_session" }
     }
 
     fn build(&self, name: &str, value: &str, path: &str, max_age: i64) -> String {
@@ -55,12 +43,7 @@ impl CookieConfig {
     pub fn set_session(&self, t: &SessionTokens) -> Vec<String> {
         vec![
             self.build(self.access_name(), &t.access, "/", t.access_max_age),
-            self.build(
-                self.refresh_name(),
-                &t.refresh,
-                REFRESH_PATH,
-                self.session_max_age,
-            ),
+            self.build(self.refresh_name(), &t.refresh, REFRESH_PATH, self.session_max_age),
             self.build(self.marker_name(), "1", "/", self.session_max_age),
         ]
     }
@@ -102,15 +85,9 @@ mod tests {
 
     #[test]
     fn plain_http_cookies() {
-        let c = CookieConfig {
-            secure: false,
-            session_max_age: 100,
-        };
+        let c = CookieConfig { secure: false, session_max_age: 100 };
         let v = c.set_session(&tokens());
-        assert_eq!(
-            v[0],
-            "kiln_access=a.b.c; Path=/; Max-Age=300; HttpOnly; SameSite=Lax"
-        );
+        assert_eq!(v[0], "kiln_access=a.b.c; Path=/; Max-Age=300; HttpOnly; SameSite=Lax");
         assert_eq!(
             v[1],
             "kiln_refresh=r1.xyz; Path=/auth/refresh; Max-Age=100; HttpOnly; SameSite=Lax"
@@ -120,10 +97,7 @@ mod tests {
 
     #[test]
     fn https_cookies_are_secure_and_prefixed() {
-        let c = CookieConfig {
-            secure: true,
-            session_max_age: 100,
-        };
+        let c = CookieConfig { secure: true, session_max_age: 100 };
         let v = c.set_session(&tokens());
         assert!(v[0].starts_with("__Host-kiln_access=") && v[0].ends_with("; Secure"));
         assert!(v[1].starts_with("__Secure-kiln_refresh=") && v[1].contains("Path=/auth/refresh"));

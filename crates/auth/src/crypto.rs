@@ -17,10 +17,7 @@ impl MasterKey {
     /// At least 32 bytes.
     pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
         if bytes.len() < 32 {
-            return Err(format!(
-                "the secret key must be at least 32 bytes, got {}",
-                bytes.len()
-            ));
+            return Err(format!("the secret key must be at least 32 bytes, got {}", bytes.len()));
         }
         Ok(Self(bytes))
     }
@@ -93,10 +90,7 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("kiln_"));
         assert_eq!(a.len(), 5 + 43);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        );
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
     }
 
     #[test]

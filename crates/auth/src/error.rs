@@ -9,6 +9,8 @@ pub enum LinkProblem {
     Unknown,
     Used,
     Expired,
+    /// An email-change link whose new address was taken by another account meanwhile.
+    Taken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,13 @@ pub enum AuthError {
     Link(LinkProblem),
     #[error("not found")]
     NotFound,
+    /// The current password given to confirm a change is wrong (names the field).
+    #[error("wrong password")]
+    WrongPassword { field: &'static str },
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -92,13 +101,27 @@ impl From<AuthError> for ApiError {
                     LinkProblem::Unknown => "This link is not valid. Ask for a new one.",
                     LinkProblem::Used => "This link was already used.",
                     LinkProblem::Expired => "This link has expired. Ask for a new one.",
+                    LinkProblem::Taken => {
+                        "Another account uses this address now, so it cannot be yours."
+                    }
                 },
             ),
             AuthError::NotFound => ApiError::new(C::NotFound, "Not found."),
-            AuthError::Internal(_) => ApiError::new(
-                C::Internal,
-                "Something went wrong on our side. Please try again.",
-            ),
+            AuthError::WrongPassword { field } => {
+                ApiError::invalid(field, "That is not your current password.")
+            }
+            AuthError::Forbidden(why) => ApiError::new(C::Forbidden, why),
+            AuthError::RateLimited(secs) => {
+                let mut a = ApiError::new(
+                    C::RateLimited,
+                    format!("Too many attempts. Try again in {secs} seconds."),
+                );
+                a.retry_after = Some(secs);
+                a
+            }
+            AuthError::Internal(_) => {
+                ApiError::new(C::Internal, "Something went wrong on our side. Please try again.")
+            }
         }
     }
 }

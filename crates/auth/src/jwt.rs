@@ -55,12 +55,7 @@ mod tests {
     use super::*;
 
     fn claims(exp: i64) -> Claims {
-        Claims {
-            sub: "42".into(),
-            sid: 7,
-            iat: 1000,
-            exp,
-        }
+        Claims { sub: "42".into(), sid: 7, iat: 1000, exp }
     }
 
     #[test]
@@ -77,11 +72,7 @@ mod tests {
         let mut parts: Vec<&str> = t.split('.').collect();
         let forged = b64(br#"{"sub":"1","sid":7,"iat":1000,"exp":9999}"#);
         parts[1] = &forged;
-        assert_eq!(
-            verify(b"k", &parts.join("."), 1500),
-            None,
-            "tampered claims"
-        );
+        assert_eq!(verify(b"k", &parts.join("."), 1500), None, "tampered claims");
         let none = format!(
             "{}.{}.",
             b64(br#"{"alg":"none","typ":"JWT"}"#),

@@ -27,10 +27,7 @@ impl PasswordHasher {
     }
 
     pub fn with_params(params: Params) -> Self {
-        let mut hasher = Self {
-            params,
-            dummy: Arc::new(String::new()),
-        };
+        let mut hasher = Self { params, dummy: Arc::new(String::new()) };
         let dummy = hasher.hash_blocking(&crate::crypto::random_token(""));
         hasher.dummy = Arc::new(dummy);
         hasher
@@ -64,10 +61,7 @@ impl PasswordHasher {
             let phc = hash.unwrap_or_else(|| this.dummy.as_ref().clone());
             let ok = match PasswordHash::new(&phc) {
                 // The parameters stored in the hash are used, so old hashes keep working.
-                Ok(parsed) => this
-                    .argon2()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok(),
+                Ok(parsed) => this.argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
                 Err(_) => false,
             };
             ok && known
@@ -86,10 +80,7 @@ mod tests {
         let h = PasswordHasher::owasp();
         let phc = h.hash("correct horse battery".into()).await;
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(
-            h.verify("correct horse battery".into(), Some(phc.clone()))
-                .await
-        );
+        assert!(h.verify("correct horse battery".into(), Some(phc.clone())).await);
         assert!(!h.verify("correct horse batterx".into(), Some(phc)).await);
         assert!(!h.verify("anything at all".into(), None).await);
         assert!(!h.verify("x".into(), Some("not a hash".into())).await);

@@ -61,15 +61,14 @@ pub struct ApiError {
     pub message: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// For 429: seconds until a retry can succeed (also sent as `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            error,
-            message: message.into(),
-            fields: Vec::new(),
-        }
+        Self { error, message: message.into(), fields: Vec::new(), retry_after: None }
     }
 
     /// A 422 naming one field.
@@ -78,19 +77,14 @@ impl ApiError {
         Self {
             error: ErrorCode::Invalid,
             message: message.clone(),
-            fields: vec![FieldError {
-                field: field.to_owned(),
-                message,
-            }],
+            fields: vec![FieldError { field: field.to_owned(), message }],
+            retry_after: None,
         }
     }
 
     /// The message for `field`, if this error names it.
     pub fn field(&self, field: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|f| f.field == field)
-            .map(|f| f.message.as_str())
+        self.fields.iter().find(|f| f.field == field).map(|f| f.message.as_str())
     }
 
     pub fn status(&self) -> u16 {
@@ -114,10 +108,7 @@ mod tests {
     fn serializes_without_empty_fields() {
         let e = ApiError::new(ErrorCode::Unauthorized, "wrong email or password");
         let json = serde_json::to_string(&e).expect("serialize");
-        assert_eq!(
-            json,
-            r#"{"error":"unauthorized","message":"wrong email or password"}"#
-        );
+        assert_eq!(json, r#"{"error":"unauthorized","message":"wrong email or password"}"#);
     }
 
     #[test]

@@ -6,4 +6,4 @@ pub mod wire;
 
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use validate::{Email, Password, TokenName};
-pub use wire::{ApiTokenInfo, CreatedToken, UserInfo};
+pub use wire::{ApiTokenInfo, CreatedToken, OutboxEntry, SessionInfo, UserInfo};

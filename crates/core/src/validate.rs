@@ -25,9 +25,7 @@ impl Email {
         if s.len() > EMAIL_MAX_LEN {
             return bad("That email address is too long.");
         }
-        if s.chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
-        {
+        if s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c)) {
             return bad("That email address contains characters an address cannot have.");
         }
         let Some((local, domain)) = s.rsplit_once('@') else {
@@ -110,19 +108,13 @@ impl TokenName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let s = raw.trim();
         if s.is_empty() {
-            return Err(ApiError::invalid(
-                "name",
-                "Give the token a name, such as \"laptop\".",
-            ));
+            return Err(ApiError::invalid("name", "Give the token a name, such as \"laptop\"."));
         }
         if s.chars().count() > 64 {
             return Err(ApiError::invalid("name", "Use at most 64 characters."));
         }
         if s.chars().any(char::is_control) {
-            return Err(ApiError::invalid(
-                "name",
-                "The name cannot contain control characters.",
-            ));
+            return Err(ApiError::invalid("name", "The name cannot contain control characters."));
         }
         Ok(Self(s.to_owned()))
     }
@@ -167,10 +159,7 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("elevenchars").is_err());
         assert!(Password::parse("twelve chars").is_ok());
-        assert!(
-            Password::parse("aaaaaaaaaaaa").is_ok(),
-            "no composition rules"
-        );
+        assert!(Password::parse("aaaaaaaaaaaa").is_ok(), "no composition rules");
         // Characters, not bytes: 12 multi-byte characters are enough.
         assert!(Password::parse("ééééééééééé").is_err());
         assert!(Password::parse("éééééééééééé").is_ok());

@@ -8,6 +8,9 @@ pub struct UserInfo {
     pub id: i64,
     pub email: String,
     pub verified: bool,
+    /// Operators see the instance's mail outbox.
+    #[serde(default)]
+    pub operator: bool,
 }
 
 /// A personal API token as listed (never the secret itself).
@@ -29,4 +32,34 @@ pub struct CreatedToken {
     pub id: i64,
     pub name: String,
     pub token: String,
+}
+
+/// One signed-in browser or device of the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    /// A short description of the browser, e.g. "Firefox on Linux".
+    pub device: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds of the last refresh.
+    pub last_seen_at: i64,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+/// One email in the outbox, as an operator sees it (no bodies: they hold single-use links).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub template: String,
+    pub to: String,
+    pub subject: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    /// `queued`, `sent` or `failing`.
+    pub state: String,
+    pub sent_at: Option<i64>,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
 }

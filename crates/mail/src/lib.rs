@@ -5,5 +5,8 @@ mod transport;
 mod worker;
 
 pub use templates::{Mailer, Rendered, TemplateError};
-pub use transport::{FileTransport, Transport, TransportError, build_message};
+pub use transport::{
+    FileTransport, SesTransport, SmtpSecurity, SmtpTransport, Transport, TransportError,
+    build_message,
+};
 pub use worker::{Worker, backoff_ms};

@@ -6,12 +6,25 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// The emails Kiln knows, as `(name, subject, text, html)`.
-const TEMPLATES: &[(&str, &str, &str, &str)] = &[(
-    "verify_email",
-    include_str!("../templates/verify_email/subject.txt"),
-    include_str!("../templates/verify_email/text.txt"),
-    include_str!("../templates/verify_email/html.html"),
-)];
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../templates/", $name, "/subject.txt")),
+            include_str!(concat!("../templates/", $name, "/text.txt")),
+            include_str!(concat!("../templates/", $name, "/html.html")),
+        )
+    };
+}
+
+/// The emails Kiln knows, as `(name, subject, text, html)`.
+const TEMPLATES: &[(&str, &str, &str, &str)] = &[
+    template!("verify_email"),
+    template!("reset_password"),
+    template!("reset_unknown"),
+    template!("email_change_verify"),
+    template!("email_change_notice"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -54,11 +67,7 @@ impl Mailer {
         env.set_keep_trailing_newline(true);
         for (name, subject, text, html) in TEMPLATES {
             // The extension decides escaping: `.html` is HTML-escaped, `.txt` is not.
-            for (part, src) in [
-                ("subject.txt", subject),
-                ("text.txt", text),
-                ("html.html", html),
-            ] {
+            for (part, src) in [("subject.txt", subject), ("text.txt", text), ("html.html", html)] {
                 env.add_template_owned(format!("{name}/{part}"), *src)
                     .expect("built-in email templates parse");
             }
@@ -75,17 +84,11 @@ impl Mailer {
             self.env
                 .get_template(&format!("{name}/{p}"))
                 .and_then(|t| t.render(ctx))
-                .map_err(|source| TemplateError::Render {
-                    name: name.to_owned(),
-                    source,
-                })
+                .map_err(|source| TemplateError::Render { name: name.to_owned(), source })
         };
         Ok(Rendered {
             // A subject is one line whatever the template or its inputs contain.
-            subject: part("subject.txt")?
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
+            subject: part("subject.txt")?.split_whitespace().collect::<Vec<_>>().join(" "),
             text: part("text.txt")?,
             html: part("html.html")?,
         })
@@ -102,13 +105,8 @@ impl Mailer {
         now: Millis,
     ) -> Result<i64, TemplateError> {
         let r = self.render(name, ctx)?;
-        let mail = NewMail {
-            template: name,
-            to,
-            subject: &r.subject,
-            text: &r.text,
-            html: &r.html,
-        };
+        let mail =
+            NewMail { template: name, to, subject: &r.subject, text: &r.text, html: &r.html };
         Ok(outbox::enqueue(tx, &mail, now).await?)
     }
 }
@@ -132,6 +130,25 @@ mod tests {
         assert!(r.html.contains("&lt;b&gt;x&lt;&#x2f;b&gt;") || r.html.contains("&lt;b&gt;x"));
         assert!(!r.html.contains("<b>x</b>"));
         assert!(r.text.contains("24 hours"));
+    }
+
+    #[test]
+    fn every_template_renders_with_its_link_alone_on_a_line() {
+        let m = Mailer::new();
+        let link = "https://kiln.example.com/some/path?token=abcdefghijklmnopqrstuvwxyz0123456789-_ABCDEFGH";
+        let ctx = serde_json::json!({
+            "link": link, "email": "a@example.com", "old": "a@example.com",
+            "new": "b@example.com", "hours": 24, "minutes": 60, "days": 7,
+            "signup": "https://kiln.example.com/signup",
+        });
+        for (name, ..) in TEMPLATES {
+            let r = m.render(name, &ctx).expect(name);
+            assert!(!r.subject.is_empty() && !r.subject.contains('\n'), "{name}");
+            if *name != "reset_unknown" {
+                assert!(r.text.lines().any(|l| l == link), "{name}: {}", r.text);
+            }
+            assert!(!r.text.contains("{{") && !r.html.contains("{{"), "{name}");
+        }
     }
 
     #[test]

@@ -31,13 +31,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(db: Db, transport: Transport, from: String, clock: Clock) -> Self {
-        Self {
-            db,
-            transport,
-            from,
-            wake: Arc::new(Notify::new()),
-            clock,
-        }
+        Self { db, transport, from, wake: Arc::new(Notify::new()), clock }
     }
 
     /// A handle that wakes the worker at once (after a commit that queued mail).

@@ -118,9 +118,7 @@ impl Db {
                 Self::open_postgres(url).await
             }
             Some(url) => {
-                let path = url
-                    .strip_prefix("sqlite://")
-                    .or_else(|| url.strip_prefix("sqlite:"));
+                let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
                 match path {
                     Some(p) => Self::open_sqlite(Path::new(p)).await,
                     None => Err(StoreError::Database(sqlx::Error::Configuration(
@@ -209,10 +207,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }

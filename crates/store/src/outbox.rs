@@ -36,10 +36,8 @@ const COLUMNS: &str = "id, template, to_addr, subject, text_body, html_body, cre
 pub async fn enqueue(tx: &mut Tx, mail: &NewMail<'_>, now: Millis) -> Result<i64, StoreError> {
     let q = "INSERT INTO outbox (template, to_addr, subject, text_body, html_body, created_at, \
              next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
-    Ok(
-        on_tx!(tx, c => sqlx::query_scalar(q).bind(mail.template).bind(mail.to)
-        .bind(mail.subject).bind(mail.text).bind(mail.html).bind(now).fetch_one(c).await)?,
-    )
+    Ok(on_tx!(tx, c => sqlx::query_scalar(q).bind(mail.template).bind(mail.to)
+        .bind(mail.subject).bind(mail.text).bind(mail.html).bind(now).fetch_one(c).await)?)
 }
 
 /// Leases up to `limit` due messages until `now + lease_ms` and counts the attempt.

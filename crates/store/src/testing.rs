@@ -21,14 +21,9 @@ pub async fn databases() -> Vec<TestDb> {
     if let Ok(url) = std::env::var("KILN_TEST_DATABASE_URL")
         && !url.is_empty()
     {
-        let db = postgres_schema(&url)
-            .await
-            .expect("Postgres test schema (KILN_TEST_DATABASE_URL)");
-        out.push(TestDb {
-            db,
-            label: "postgres",
-            _dir: None,
-        });
+        let db =
+            postgres_schema(&url).await.expect("Postgres test schema (KILN_TEST_DATABASE_URL)");
+        out.push(TestDb { db, label: "postgres", _dir: None });
     }
     out
 }
@@ -37,26 +32,17 @@ pub async fn sqlite() -> Result<TestDb, StoreError> {
     let dir = tempfile::tempdir().map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
     let db = Db::open_sqlite(&dir.path().join("kiln.db")).await?;
     db.migrate().await?;
-    Ok(TestDb {
-        db,
-        label: "sqlite",
-        _dir: Some(dir),
-    })
+    Ok(TestDb { db, label: "sqlite", _dir: Some(dir) })
 }
 
 /// A new schema in the database at `url`, with a pool whose `search_path` is that schema.
 pub async fn postgres_schema(url: &str) -> Result<Db, StoreError> {
     let schema = format!("kiln_test_{:016x}", rand::rng().next_u64());
     let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await?;
     admin.close().await;
     let opts = PgConnectOptions::from_str(url)?.options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(opts)
-        .await?;
+    let pool = PgPoolOptions::new().max_connections(4).connect_with(opts).await?;
     let db = Db::Postgres(pool);
     db.migrate().await?;
     Ok(db)

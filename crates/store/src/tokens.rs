@@ -27,10 +27,8 @@ pub async fn insert_email_token(
 ) -> Result<i64, StoreError> {
     let q = "INSERT INTO email_tokens (user_id, purpose, token_hash, new_email, expires_at, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-    Ok(
-        on_tx!(tx, c => sqlx::query_scalar(q).bind(user_id).bind(purpose).bind(token_hash)
-        .bind(new_email).bind(expires_at).bind(now).fetch_one(c).await)?,
-    )
+    Ok(on_tx!(tx, c => sqlx::query_scalar(q).bind(user_id).bind(purpose).bind(token_hash)
+        .bind(new_email).bind(expires_at).bind(now).fetch_one(c).await)?)
 }
 
 pub async fn email_token_by_hash(
@@ -87,10 +85,8 @@ pub async fn insert_session(
 ) -> Result<i64, StoreError> {
     let q = "INSERT INTO sessions (user_id, user_agent, created_at, last_seen_at, expires_at) \
              VALUES ($1, $2, $3, $3, $4) RETURNING id";
-    Ok(
-        on_tx!(tx, c => sqlx::query_scalar(q).bind(user_id).bind(user_agent).bind(now)
-        .bind(expires_at).fetch_one(c).await)?,
-    )
+    Ok(on_tx!(tx, c => sqlx::query_scalar(q).bind(user_id).bind(user_agent).bind(now)
+        .bind(expires_at).fetch_one(c).await)?)
 }
 
 pub async fn session(db: &Db, id: i64) -> Result<Option<SessionRow>, StoreError> {
@@ -113,10 +109,8 @@ pub async fn live_sessions(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
          AND expires_at > $2 ORDER BY last_seen_at DESC"
     );
-    Ok(
-        on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(user_id).bind(now)
-        .fetch_all(c).await)?,
-    )
+    Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(user_id).bind(now)
+        .fetch_all(c).await)?)
 }
 
 pub async fn touch_session(tx: &mut Tx, id: i64, now: Millis) -> Result<(), StoreError> {
@@ -139,6 +133,29 @@ pub async fn revoke_session(
     Ok(())
 }
 
+/// Revokes every live session of a user, except `keep` (the caller's own, when it should stay).
+pub async fn revoke_user_sessions(
+    tx: &mut Tx,
+    user_id: i64,
+    keep: Option<i64>,
+    reason: &str,
+    now: Millis,
+) -> Result<u64, StoreError> {
+    let q = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 \
+             AND revoked_at IS NULL AND id <> $4";
+    Ok(on_tx!(tx, c => sqlx::query(q).bind(now).bind(reason).bind(user_id)
+        .bind(keep.unwrap_or(-1)).execute(c).await.map(|r| r.rows_affected()))?)
+}
+
+/// Whether a session exists, is not revoked and has not expired (checked on every request made
+/// with an access token, so a revoked session stops at once).
+pub async fn session_is_live(db: &Db, id: i64, now: Millis) -> Result<bool, StoreError> {
+    let q =
+        "SELECT COUNT(*) FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2";
+    let n: i64 = on_db!(db, c => sqlx::query_scalar(q).bind(id).bind(now).fetch_one(c).await)?;
+    Ok(n == 1)
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RefreshRow {
     pub id: i64,
@@ -155,10 +172,8 @@ pub async fn insert_refresh(
 ) -> Result<i64, StoreError> {
     let q = "INSERT INTO refresh_tokens (session_id, token_hash, created_at) VALUES ($1, $2, $3) \
              RETURNING id";
-    Ok(
-        on_tx!(tx, c => sqlx::query_scalar(q).bind(session_id).bind(token_hash).bind(now)
-        .fetch_one(c).await)?,
-    )
+    Ok(on_tx!(tx, c => sqlx::query_scalar(q).bind(session_id).bind(token_hash).bind(now)
+        .fetch_one(c).await)?)
 }
 
 pub async fn refresh_by_hash(
@@ -201,10 +216,8 @@ pub async fn insert_api_token(
 ) -> Result<i64, StoreError> {
     let q = "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id";
-    Ok(
-        on_db!(db, c => sqlx::query_scalar(q).bind(user_id).bind(name).bind(prefix)
-        .bind(token_hash).bind(now).fetch_one(c).await)?,
-    )
+    Ok(on_db!(db, c => sqlx::query_scalar(q).bind(user_id).bind(name).bind(prefix)
+        .bind(token_hash).bind(now).fetch_one(c).await)?)
 }
 
 /// The user's tokens that are not revoked, newest first.
@@ -237,10 +250,8 @@ pub async fn api_token_by_hash(
     token_hash: &str,
 ) -> Result<Option<ApiTokenRow>, StoreError> {
     let q = format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
-    Ok(
-        on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(token_hash)
-        .fetch_optional(c).await)?,
-    )
+    Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(token_hash)
+        .fetch_optional(c).await)?)
 }
 
 /// Records a use of a token, at most once a minute per token (no write on every request).

@@ -10,18 +10,22 @@ pub struct UserRow {
     pub password_hash: String,
     pub verified_at: Option<Millis>,
     pub created_at: Millis,
+    /// `member` or `operator` (operators see the instance's mail outbox).
+    pub role: String,
 }
 
-const COLUMNS: &str = "id, email, password_hash, verified_at, created_at";
+const COLUMNS: &str = "id, email, password_hash, verified_at, created_at, role";
 
-/// Inserts a user; `Conflict` when the email is taken.
+/// Inserts a user; `Conflict` when the email is taken. The first account of an instance is
+/// its operator.
 pub async fn insert(
     tx: &mut Tx,
     email: &str,
     password_hash: &str,
     now: Millis,
 ) -> Result<i64, StoreError> {
-    let q = "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id";
+    let q = "INSERT INTO users (email, password_hash, created_at, role) VALUES ($1, $2, $3, \
+             CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'member' ELSE 'operator' END) RETURNING id";
     let id: i64 = on_tx!(tx, c => sqlx::query_scalar(q)
         .bind(email).bind(password_hash).bind(now).fetch_one(c).await)?;
     Ok(id)
@@ -49,4 +53,49 @@ pub async fn set_verified(tx: &mut Tx, id: i64, now: Millis) -> Result<(), Store
 
 pub async fn count(db: &Db) -> Result<i64, StoreError> {
     Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(c).await)?)
+}
+
+pub async fn by_id_tx(tx: &mut Tx, id: i64) -> Result<Option<UserRow>, StoreError> {
+    let q = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    Ok(on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(id).fetch_optional(c).await)?)
+}
+
+pub async fn set_password(tx: &mut Tx, id: i64, password_hash: &str) -> Result<(), StoreError> {
+    let q = "UPDATE users SET password_hash = $1 WHERE id = $2";
+    let n = on_tx!(tx, c => sqlx::query(q).bind(password_hash).bind(id).execute(c).await
+        .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Changes the address (it counts as verified: the new address proved itself); `Conflict` when
+/// another account has it.
+pub async fn set_email(tx: &mut Tx, id: i64, email: &str, now: Millis) -> Result<(), StoreError> {
+    let q = "UPDATE users SET email = $1, verified_at = COALESCE(verified_at, $2) WHERE id = $3";
+    let n = on_tx!(tx, c => sqlx::query(q).bind(email).bind(now).bind(id).execute(c).await
+        .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub async fn set_role(db: &Db, id: i64, role: &str) -> Result<(), StoreError> {
+    let q = "UPDATE users SET role = $1 WHERE id = $2";
+    on_db!(db, c => sqlx::query(q).bind(role).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Deletes a user and everything that belongs to them (sessions, refresh and API tokens, emailed
+/// links: `ON DELETE CASCADE`). Later features add their own rows here, in the same transaction
+/// (the user's apps, for one), so deleting an account never leaves anything behind.
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    let n = on_tx!(tx, c => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(c).await
+        .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }

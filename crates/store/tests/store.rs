@@ -15,16 +15,10 @@ async fn users_are_unique_by_email_and_verifiable() -> anyhow::Result<()> {
 
         let mut tx = db.begin_write().await?;
         let dup = users::insert(&mut tx, "ada@example.com", "other", 2).await;
-        assert!(
-            matches!(dup, Err(StoreError::Conflict(_))),
-            "{}: {dup:?}",
-            t.label
-        );
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{}: {dup:?}", t.label);
         drop(tx);
 
-        let u = users::by_email(db, "ada@example.com")
-            .await?
-            .expect("found");
+        let u = users::by_email(db, "ada@example.com").await?.expect("found");
         assert_eq!((u.id, u.verified_at), (id, None), "{}", t.label);
 
         let mut tx = db.begin_write().await?;
@@ -32,12 +26,7 @@ async fn users_are_unique_by_email_and_verifiable() -> anyhow::Result<()> {
         users::set_verified(&mut tx, id, 20).await?;
         tx.commit().await?;
         let u = users::by_id(db, id).await?.expect("found");
-        assert_eq!(
-            u.verified_at,
-            Some(10),
-            "{}: first verification time kept",
-            t.label
-        );
+        assert_eq!(u.verified_at, Some(10), "{}: first verification time kept", t.label);
         assert_eq!(users::count(db).await?, 1);
     }
     Ok(())
@@ -49,13 +38,8 @@ async fn a_rolled_back_transaction_leaves_nothing() -> anyhow::Result<()> {
         let db = &t.db;
         let mut tx = db.begin_write().await?;
         let id = users::insert(&mut tx, "gone@example.com", "h", 1).await?;
-        let mail = NewMail {
-            template: "t",
-            to: "gone@example.com",
-            subject: "s",
-            text: "x",
-            html: "y",
-        };
+        let mail =
+            NewMail { template: "t", to: "gone@example.com", subject: "s", text: "x", html: "y" };
         outbox::enqueue(&mut tx, &mail, 1).await?;
         drop(tx); // no commit
         assert!(users::by_id(db, id).await?.is_none(), "{}", t.label);
@@ -74,30 +58,18 @@ async fn email_tokens_are_single_use() -> anyhow::Result<()> {
         tx.commit().await?;
 
         let mut tx = db.begin_write().await?;
-        let row = tokens::email_token_by_hash(&mut tx, "hash1")
-            .await?
-            .expect("found");
+        let row = tokens::email_token_by_hash(&mut tx, "hash1").await?.expect("found");
         assert_eq!((row.id, row.user_id, row.used_at), (tid, uid, None));
         assert!(tokens::use_email_token(&mut tx, tid, 5).await?);
-        assert!(
-            !tokens::use_email_token(&mut tx, tid, 6).await?,
-            "{}: second use",
-            t.label
-        );
+        assert!(!tokens::use_email_token(&mut tx, tid, 6).await?, "{}: second use", t.label);
         tx.commit().await?;
 
         let mut tx = db.begin_write().await?;
         tokens::insert_email_token(&mut tx, uid, "verify", "hash2", None, 100, 7).await?;
         tokens::void_email_tokens(&mut tx, uid, "verify", 8).await?;
-        let row = tokens::email_token_by_hash(&mut tx, "hash2")
-            .await?
-            .expect("found");
+        let row = tokens::email_token_by_hash(&mut tx, "hash2").await?.expect("found");
         assert_eq!(row.used_at, Some(8), "{}: voided", t.label);
-        assert!(
-            tokens::email_token_by_hash(&mut tx, "nope")
-                .await?
-                .is_none()
-        );
+        assert!(tokens::email_token_by_hash(&mut tx, "nope").await?.is_none());
     }
     Ok(())
 }
@@ -113,9 +85,7 @@ async fn sessions_and_refresh_tokens() -> anyhow::Result<()> {
         tx.commit().await?;
 
         let mut tx = db.begin_write().await?;
-        let r = tokens::refresh_by_hash(&mut tx, "r-hash")
-            .await?
-            .expect("found");
+        let r = tokens::refresh_by_hash(&mut tx, "r-hash").await?.expect("found");
         assert_eq!((r.id, r.session_id, r.used_at), (rid, sid, None));
         assert!(tokens::use_refresh(&mut tx, rid, 2).await?);
         assert!(!tokens::use_refresh(&mut tx, rid, 3).await?);
@@ -124,27 +94,14 @@ async fn sessions_and_refresh_tokens() -> anyhow::Result<()> {
 
         let live = tokens::live_sessions(db, uid, 5).await?;
         assert_eq!(live.len(), 1, "{}", t.label);
-        assert_eq!(
-            (live[0].last_seen_at, live[0].user_agent.as_str()),
-            (4, "Firefox")
-        );
-        assert!(
-            tokens::live_sessions(db, uid, 1_000).await?.is_empty(),
-            "expired"
-        );
+        assert_eq!((live[0].last_seen_at, live[0].user_agent.as_str()), (4, "Firefox"));
+        assert!(tokens::live_sessions(db, uid, 1_000).await?.is_empty(), "expired");
 
         let mut tx = db.begin_write().await?;
         tokens::revoke_session(&mut tx, sid, "logout", 6).await?;
         tx.commit().await?;
-        assert!(
-            tokens::live_sessions(db, uid, 5).await?.is_empty(),
-            "{}",
-            t.label
-        );
-        assert_eq!(
-            tokens::session(db, sid).await?.expect("row").revoked_at,
-            Some(6)
-        );
+        assert!(tokens::live_sessions(db, uid, 5).await?.is_empty(), "{}", t.label);
+        assert_eq!(tokens::session(db, sid).await?.expect("row").revoked_at, Some(6));
     }
     Ok(())
 }
@@ -175,17 +132,8 @@ async fn api_tokens_list_revoke_and_scope_by_user() -> anyhow::Result<()> {
 
         tokens::revoke_api_token(db, a, id, 12).await?;
         assert!(tokens::list_api_tokens(db, a).await?.is_empty());
-        assert!(matches!(
-            tokens::revoke_api_token(db, a, id, 13).await,
-            Err(StoreError::NotFound)
-        ));
-        assert_eq!(
-            tokens::api_token_by_hash(db, "th")
-                .await?
-                .expect("row")
-                .revoked_at,
-            Some(12)
-        );
+        assert!(matches!(tokens::revoke_api_token(db, a, id, 13).await, Err(StoreError::NotFound)));
+        assert_eq!(tokens::api_token_by_hash(db, "th").await?.expect("row").revoked_at, Some(12));
     }
     Ok(())
 }
@@ -197,13 +145,7 @@ async fn outbox_leases_retries_and_marks_sent() -> anyhow::Result<()> {
         let mut tx = db.begin_write().await?;
         for i in 0..3 {
             let to = format!("u{i}@example.com");
-            let mail = NewMail {
-                template: "t",
-                to: &to,
-                subject: "s",
-                text: "x",
-                html: "y",
-            };
+            let mail = NewMail { template: "t", to: &to, subject: "s", text: "x", html: "y" };
             outbox::enqueue(&mut tx, &mail, 100).await?;
         }
         tx.commit().await?;
@@ -218,17 +160,10 @@ async fn outbox_leases_retries_and_marks_sent() -> anyhow::Result<()> {
         outbox::mark_sent(db, claimed[0].id, 102).await?;
         outbox::mark_failed(db, claimed[1].id, "disk full", 5_000).await?;
         // The failed one waits for its retry time; the lease of the third has not run out.
-        assert!(
-            outbox::claim_due(db, 1_000, 1_000, 10).await?.is_empty(),
-            "{}",
-            t.label
-        );
+        assert!(outbox::claim_due(db, 1_000, 1_000, 10).await?.is_empty(), "{}", t.label);
         // After the lease runs out the third is claimable again (a crashed worker loses nothing).
         let again = outbox::claim_due(db, 1_200, 1_000, 10).await?;
-        assert_eq!(
-            again.iter().map(|r| r.id).collect::<Vec<_>>(),
-            vec![rest[0].id]
-        );
+        assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), vec![rest[0].id]);
         outbox::mark_sent(db, rest[0].id, 1_300).await?;
         let retried = outbox::claim_due(db, 5_000, 1_000, 10).await?;
         assert_eq!(retried.len(), 1);

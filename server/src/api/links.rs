@@ -13,11 +13,7 @@ pub struct TokenQuery {
 
 /// Verifies the account and redirects to the portal's result page.
 pub async fn verify(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Redirect {
-    let status = match state
-        .accounts
-        .verify_email(q.token.as_deref().unwrap_or_default())
-        .await
-    {
+    let status = match state.accounts.verify_email(q.token.as_deref().unwrap_or_default()).await {
         Ok(_) => "ok",
         Err(AuthError::Link(LinkProblem::Used)) => "used",
         Err(AuthError::Link(LinkProblem::Expired)) => "expired",

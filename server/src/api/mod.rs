@@ -2,9 +2,13 @@
 //! refresh endpoint, health and metrics). One resource per module; each is a thin layer over the
 //! domain services.
 
+pub mod account;
+pub mod email;
 pub mod links;
 pub mod ops;
+pub mod password;
 pub mod session;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

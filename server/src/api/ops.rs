@@ -25,10 +25,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.outbox_pending.set(n);
     }
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.metrics.render(),
     )
 }

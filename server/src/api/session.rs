@@ -4,7 +4,7 @@
 use super::users::Credentials;
 use super::{local_path, with_cookies};
 use crate::error::{HttpError, HttpResult};
-use crate::extract::{ApiJson, user_agent};
+use crate::extract::{ApiJson, Client};
 use crate::middleware::urlencode;
 use crate::state::AppState;
 use axum::Json;
@@ -18,17 +18,11 @@ use serde::Deserialize;
 #[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Client(client): Client,
     ApiJson(body): ApiJson<Credentials>,
 ) -> HttpResult<Response> {
-    let (user, session) = state
-        .accounts
-        .login(&body.email, &body.password, &user_agent(&headers))
-        .await?;
-    Ok(with_cookies(
-        Json(user).into_response(),
-        state.cookies().set_session(&session),
-    ))
+    let (user, session) = state.accounts.login(&body.email, &body.password, &client).await?;
+    Ok(with_cookies(Json(user).into_response(), state.cookies().set_session(&session)))
 }
 
 /// Ends the caller's session and clears its cookies → 204. Idempotent.
@@ -39,17 +33,11 @@ pub async fn logout(
     if let Some(sid) = auth.identity.and_then(|i| i.session_id) {
         state.accounts.logout(sid).await?;
     }
-    Ok(with_cookies(
-        StatusCode::NO_CONTENT.into_response(),
-        state.cookies().clear_session(),
-    ))
+    Ok(with_cookies(StatusCode::NO_CONTENT.into_response(), state.cookies().clear_session()))
 }
 
 fn refresh_cookie(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let values = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok());
+    let values = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
     cookies::read(values, state.cookies().refresh_name())
 }
 
@@ -71,10 +59,9 @@ pub async fn refresh_redirect(
         None => None,
     };
     match refreshed {
-        Some(tokens) => with_cookies(
-            Redirect::to(&next).into_response(),
-            state.cookies().set_session(&tokens),
-        ),
+        Some(tokens) => {
+            with_cookies(Redirect::to(&next).into_response(), state.cookies().set_session(&tokens))
+        }
         None => with_cookies(
             Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response(),
             state.cookies().clear_session(),

@@ -21,10 +21,7 @@ pub async fn create(
     CurrentUser(id): CurrentUser,
     ApiJson(body): ApiJson<NewToken>,
 ) -> HttpResult<(StatusCode, Json<CreatedToken>)> {
-    let created = state
-        .accounts
-        .create_api_token(id.user_id, &body.name)
-        .await?;
+    let created = state.accounts.create_api_token(id.user_id, &body.name).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -42,9 +39,6 @@ pub async fn revoke(
     CurrentUser(id): CurrentUser,
     Path(token_id): Path<i64>,
 ) -> HttpResult<StatusCode> {
-    state
-        .accounts
-        .revoke_api_token(id.user_id, token_id)
-        .await?;
+    state.accounts.revoke_api_token(id.user_id, token_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,11 +2,11 @@
 
 use super::with_cookies;
 use crate::error::HttpResult;
-use crate::extract::{ApiJson, CurrentUser, user_agent};
+use crate::extract::{ApiJson, Client, CurrentUser};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kiln_core::UserInfo;
 use serde::Deserialize;
@@ -22,18 +22,12 @@ pub struct Credentials {
 #[tracing::instrument(skip_all)]
 pub async fn signup(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Client(client): Client,
     ApiJson(body): ApiJson<Credentials>,
 ) -> HttpResult<Response> {
-    let done = state
-        .accounts
-        .signup(&body.email, &body.password, &user_agent(&headers))
-        .await?;
+    let done = state.accounts.signup(&body.email, &body.password, &client).await?;
     let res = (StatusCode::CREATED, Json(done.user)).into_response();
-    Ok(with_cookies(
-        res,
-        state.cookies().set_session(&done.session),
-    ))
+    Ok(with_cookies(res, state.cookies().set_session(&done.session)))
 }
 
 /// The caller → `UserInfo`.
@@ -47,8 +41,9 @@ pub async fn me(
 /// Sends a new verification link → 202.
 pub async fn resend_verification(
     State(state): State<AppState>,
+    Client(client): Client,
     CurrentUser(id): CurrentUser,
 ) -> HttpResult<StatusCode> {
-    state.accounts.resend_verification(id.user_id).await?;
+    state.accounts.resend_verification(id.user_id, &client).await?;
     Ok(StatusCode::ACCEPTED)
 }
