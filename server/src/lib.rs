@@ -89,7 +89,8 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
     auth.signup_open = settings.signup == SignupMode::Open;
 
     let transport = mail_transport(&settings).await?;
-    let mail_worker = Worker::new(db.clone(), transport, settings.mail_from.clone(), clock.clone());
+    let mail_worker = Worker::new(db.clone(), transport, settings.mail_from.clone(), clock.clone())
+        .with_retry_base(Duration::from_secs(settings.mail_retry_secs));
     let accounts = Accounts::new(
         db.clone(),
         auth,

@@ -129,6 +129,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "KILN_MAIL_TRANSPORT", global = true, value_enum)]
     pub mail_transport: Option<MailTransport>,
 
+    /// Seconds before the first retry of a failed delivery (doubling after each failure, capped
+    /// at an hour). [default: 30]
+    #[arg(long, env = "KILN_MAIL_RETRY_SECS", global = true, value_name = "SECS")]
+    pub mail_retry_secs: Option<u64>,
+
     /// Sender of Kiln's emails. [default: Kiln <kiln@localhost>]
     #[arg(long, env = "KILN_MAIL_FROM", global = true, value_name = "MAILBOX")]
     pub mail_from: Option<String>,
@@ -194,6 +199,7 @@ pub struct Settings {
     pub log: String,
     pub mail_transport: MailTransport,
     pub mail_from: String,
+    pub mail_retry_secs: u64,
     pub site_root: PathBuf,
     pub rate_limit_ip: u32,
     pub rate_limit_account: u32,
@@ -228,6 +234,7 @@ impl SettingsArgs {
             log: self.log.or(other.log),
             mail_transport: self.mail_transport.or(other.mail_transport),
             mail_from: self.mail_from.or(other.mail_from),
+            mail_retry_secs: self.mail_retry_secs.or(other.mail_retry_secs),
             site_root: self.site_root.or(other.site_root),
             rate_limit_ip: self.rate_limit_ip.or(other.rate_limit_ip),
             rate_limit_account: self.rate_limit_account.or(other.rate_limit_account),
@@ -281,6 +288,7 @@ impl SettingsArgs {
             mail_transport: a.mail_transport.unwrap_or(MailTransport::File),
             mail_from: a.mail_from.unwrap_or_else(|| "Kiln <kiln@localhost>".to_owned()),
             site_root,
+            mail_retry_secs: a.mail_retry_secs.unwrap_or(30),
             rate_limit_ip: a.rate_limit_ip.unwrap_or(30),
             rate_limit_account: a.rate_limit_account.unwrap_or(20),
             trust_forwarded_for: a.trust_forwarded_for.unwrap_or(false),

@@ -13,10 +13,11 @@ const BATCH: i64 = 20;
 /// How often the queue is looked at when nobody rings.
 const POLL: Duration = Duration::from_secs(2);
 
-/// Delay before attempt `attempts + 1`: 30 s doubling per failed attempt, capped at one hour.
-pub fn backoff_ms(attempts: i64) -> i64 {
+/// Delay before attempt `attempts + 1`: `base_ms` doubling per failed attempt, capped at one
+/// hour.
+pub fn backoff_ms(attempts: i64, base_ms: i64) -> i64 {
     let exp = attempts.saturating_sub(1).clamp(0, 20) as u32;
-    (30_000i64.saturating_mul(1i64 << exp)).min(3_600_000)
+    (base_ms.saturating_mul(1i64 << exp)).min(3_600_000)
 }
 
 /// Delivers queued mail.
@@ -27,11 +28,18 @@ pub struct Worker {
     from: String,
     wake: Arc<Notify>,
     clock: Clock,
+    retry_base_ms: i64,
 }
 
 impl Worker {
     pub fn new(db: Db, transport: Transport, from: String, clock: Clock) -> Self {
-        Self { db, transport, from, wake: Arc::new(Notify::new()), clock }
+        Self { db, transport, from, wake: Arc::new(Notify::new()), clock, retry_base_ms: 30_000 }
+    }
+
+    /// The first retry delay (doubling after each failure); 30 s by default.
+    pub fn with_retry_base(mut self, base: std::time::Duration) -> Self {
+        self.retry_base_ms = (base.as_millis() as i64).max(1);
+        self
     }
 
     /// A handle that wakes the worker at once (after a commit that queued mail).
@@ -62,7 +70,9 @@ impl Worker {
                         let attempts = row.attempts;
                         let delay = match e {
                             TransportError::Permanent(_) => 3_600_000,
-                            TransportError::Transient(_) => backoff_ms(attempts),
+                            TransportError::Transient(_) => {
+                                backoff_ms(attempts, self.retry_base_ms)
+                            }
                         };
                         tracing::warn!(mail_id = row.id, attempts, error = %e, "mail delivery failed");
                         outbox::mark_failed(
@@ -103,10 +113,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        assert_eq!(backoff_ms(1), 30_000);
-        assert_eq!(backoff_ms(2), 60_000);
-        assert_eq!(backoff_ms(3), 120_000);
-        assert_eq!(backoff_ms(50), 3_600_000);
-        assert_eq!(backoff_ms(0), 30_000);
+        assert_eq!(backoff_ms(1, 30_000), 30_000);
+        assert_eq!(backoff_ms(2, 30_000), 60_000);
+        assert_eq!(backoff_ms(3, 30_000), 120_000);
+        assert_eq!(backoff_ms(50, 30_000), 3_600_000);
+        assert_eq!(backoff_ms(0, 30_000), 30_000);
+        assert_eq!(backoff_ms(2, 1_000), 2_000);
     }
 }
