@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 pub mod error;
+pub mod spec;
 pub mod validate;
 pub mod wire;
 
 pub use error::{ApiError, ErrorCode, FieldError};
+pub use spec::{Access, AppSpec, Entity, Feature, Field, FieldType};
 pub use validate::{Email, Password, TokenName};
 pub use wire::{ApiTokenInfo, CreatedToken, OutboxEntry, SessionInfo, UserInfo};
