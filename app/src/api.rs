@@ -63,28 +63,12 @@ pub async fn login(
     match accounts.login(&email, &password, &client()).await {
         Ok((_, session)) => {
             set_cookies(accounts.config().cookies().set_session(&session));
-            let to = match next.as_deref() {
-                Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p,
-                _ => "/apps",
-            };
+            let to = kiln_core::local_redirect(next.as_deref(), "/apps");
             leptos_axum::redirect(to);
             Ok(())
         }
         Err(e) => fail(e),
     }
-}
-
-#[server(prefix = "/sfn", endpoint = "logout")]
-pub async fn logout() -> Result<(), PortalError> {
-    let accounts = accounts()?;
-    if let Some(sid) = identity().and_then(|i| i.session_id)
-        && let Err(e) = accounts.logout(sid).await
-    {
-        return fail(e);
-    }
-    set_cookies(accounts.config().cookies().clear_session());
-    leptos_axum::redirect("/");
-    Ok(())
 }
 
 #[server(prefix = "/sfn", endpoint = "resend_verification")]
@@ -125,8 +109,9 @@ pub async fn create_token(name: String) -> Result<Option<CreatedToken>, PortalEr
         // No script to show the answer: carry the token to the settings page in a cookie that
         // only that page receives, for five minutes at most, shown once.
         set_cookies(vec![format!(
-            "{NEW_TOKEN_COOKIE}={}; Path=/settings; Max-Age=300; HttpOnly; SameSite=Strict",
-            created.token
+            "{NEW_TOKEN_COOKIE}={}; Path=/settings; Max-Age=300; HttpOnly; SameSite=Strict{}",
+            created.token,
+            if accounts()?.config().cookies().secure { "; Secure" } else { "" }
         )]);
         leptos_axum::redirect("/settings");
         return Ok(None);
@@ -212,7 +197,7 @@ pub async fn change_password(
 #[server(prefix = "/sfn", endpoint = "change_email")]
 pub async fn change_email(email: String) -> Result<(), PortalError> {
     let id = caller()?;
-    match accounts()?.request_email_change(id.user_id, &email, &client()).await {
+    match accounts()?.request_email_change(&id, &email, &client()).await {
         Ok(()) => {
             leptos_axum::redirect("/settings?changed=email");
             Ok(())

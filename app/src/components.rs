@@ -1,6 +1,6 @@
 //! Building blocks shared by pages: the header, labelled form fields with their errors.
 
-use crate::api::{Logout, current_user};
+use crate::api::current_user;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
@@ -11,7 +11,6 @@ pub fn Header() -> impl IntoView {
     let location = use_location();
     // Re-read on every navigation, so logging in or out is reflected at once.
     let user = Resource::new(move || location.pathname.get(), |_| current_user());
-    let logout = ServerAction::<Logout>::new();
     #[cfg(feature = "hydrate")]
     keep_session_fresh(user);
     view! {
@@ -28,9 +27,11 @@ pub fn Header() -> impl IntoView {
                                 view! {
                                     <A href="/apps">"My apps"</A>
                                     <A href="/settings">"Settings"</A>
-                                    <ActionForm action=logout attr:class="inline">
+                                    // A plain form: the refresh cookie reaches /auth/logout, so the
+                                    // whole session ends even after the access token expired.
+                                    <form method="post" action="/auth/logout" class="inline">
                                         <button type="submit" class="link">"Log out"</button>
-                                    </ActionForm>
+                                    </form>
                                 }
                                     .into_any()
                             }

@@ -1,2 +1,2 @@
--- Operators see the instance's mail outbox; the first account of an instance is one.
+-- Operators see the instance's mail outbox; `kiln user add --operator` makes one.
 ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member';

@@ -38,6 +38,23 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     }
 }
 
+/// `axum::extract::Path`, answering a bad path parameter with the API's error shape.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(HttpError::new(
+                ErrorCode::NotFound,
+                format!("No such resource: {}", e.body_text()),
+            )),
+        }
+    }
+}
+
 /// The caller's address and browser, as the authentication middleware saw them.
 pub struct Client(pub kiln_auth::ClientInfo);
 

@@ -152,7 +152,17 @@ pub fn urlencode(s: &str) -> String {
 
 /// Counts answered requests by method and status.
 pub async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
+    // A fixed set of label values: arbitrary methods must not create unbounded series.
+    let method = match *req.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => req.method().as_str().to_owned(),
+        _ => "other".to_owned(),
+    };
     let res = next.run(req).await;
     state
         .metrics

@@ -40,6 +40,9 @@ fn api() -> Router<AppState> {
         .route("/account", delete(account::delete))
         .route("/outbox", get(account::outbox))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "No such API endpoint.") })
+        .method_not_allowed_fallback(|| async {
+            HttpError::new(ErrorCode::MethodNotAllowed, "This endpoint does not take that method.")
+        })
 }
 
 pub fn router(state: AppState) -> Router {
@@ -56,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             kiln_auth::cookies::REFRESH_PATH,
             get(session::refresh_redirect).post(session::refresh),
         )
+        .route(kiln_auth::cookies::LOGOUT_PATH, post(session::logout_browser))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -199,6 +199,9 @@ async fn deleting_the_account_removes_it() {
 async fn only_operators_see_the_outbox() {
     let app = spawn_app().await;
     app.verified_user("first@example.com").await;
+    assert_eq!(app.get("/api/outbox").await.status(), StatusCode::FORBIDDEN, "not yet an operator");
+    let me: Value = app.get("/api/me").await.json().await.expect("json");
+    app.state.accounts.make_operator(me["id"].as_i64().expect("id")).await.expect("promote");
     let outbox: Vec<Value> = app.get("/api/outbox").await.json().await.expect("json");
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0]["state"], "sent");

@@ -55,7 +55,7 @@ async fn a_new_user_signs_up_verifies_by_the_emailed_link_and_gets_a_token() {
         "{cookies:?}"
     );
     assert!(
-        cookies.iter().any(|c| c.starts_with("kiln_refresh=") && c.contains("Path=/auth/refresh")),
+        cookies.iter().any(|c| c.starts_with("kiln_refresh=") && c.contains("Path=/auth;")),
         "{cookies:?}"
     );
     let res = fresh
@@ -172,6 +172,19 @@ async fn bad_bodies_get_clear_errors_and_change_nothing() {
         !app.data_dir.join("outbox").exists()
             || std::fs::read_dir(app.data_dir.join("outbox")).expect("dir").count() == 0
     );
+
+    // Wrong methods and bad path parameters answer JSON too.
+    let res = app.client.put(app.url("/api/tokens")).send().await.expect("put");
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.json::<Value>().await.expect("json")["error"], "method_not_allowed");
+    let res = app
+        .client
+        .delete(app.url("/api/tokens/not-a-number"))
+        .bearer_auth("kiln_x")
+        .send()
+        .await
+        .expect("del");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "a bad token is refused first");
 
     // The API's unknown paths answer JSON too.
     let res = app.get("/api/nope").await;
@@ -299,6 +312,49 @@ async fn logout_ends_the_session() {
     let res =
         app.client.get(app.url("/apps")).header("accept", "text/html").send().await.expect("page");
     assert_eq!(res.headers()["location"], "/login?next=/apps");
+}
+
+#[tokio::test]
+async fn logging_out_after_the_access_token_expired_still_ends_the_session() {
+    let app = spawn_app().await;
+    let res = app.signup("late@example.com").await;
+    let r0 = set_cookie(&res, "kiln_refresh").expect("refresh");
+    app.clock.advance(301_000);
+    let res = app.client.post(app.url("/auth/logout")).send().await.expect("logout");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = common::client()
+        .post(app.url("/auth/refresh"))
+        .header("cookie", format!("kiln_refresh={r0}"))
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the family is revoked");
+    // A browser form post is answered with a redirect to the start page.
+    let res = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/");
+}
+
+#[tokio::test]
+async fn next_parameters_never_leave_the_site() {
+    let app = spawn_app().await;
+    app.signup("nx@example.com").await;
+    app.clock.advance(301_000);
+    for bad in ["/%09/evil.example", "//evil.example", "/%5Cevil.example", "https://evil.example"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/auth/refresh?next={bad}")))
+            .send()
+            .await
+            .expect("refresh");
+        assert_eq!(res.headers()["location"], "/apps", "{bad}");
+    }
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client: Client,
     pub clock: Clock,
     pub data_dir: PathBuf,
+    /// The running server's services (to set up what the API cannot, such as operators).
+    pub state: kiln_server::state::AppState,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     pub server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -41,6 +43,7 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let addr = listener.local_addr().expect("addr");
     let clock = Clock::default();
     let kiln = kiln_server::build(settings, addr, clock.clone()).await.expect("build");
+    let state = kiln.state.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(kiln_server::serve(listener, kiln, async move {
         let _ = rx.await;
@@ -50,6 +53,7 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         client: client(),
         clock,
         data_dir: dir.path().to_owned(),
+        state,
         _dir: dir,
         stop: Some(tx),
         server: Some(server),

@@ -77,8 +77,23 @@ fn start_smtp(port: u16, maildir: &Path) -> Proc {
 }
 
 /// Starts `kiln serve` with `env`; returns the process and its base URL once `/healthz` answers.
-async fn start_kiln(env: &[(&str, String)]) -> (Proc, String, tempfile::TempDir) {
+/// `operator`: an operator account created first with `kiln user add --operator`.
+async fn start_kiln(
+    env: &[(&str, String)],
+    operator: Option<&str>,
+) -> (Proc, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
+    if let Some(email) = operator {
+        let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["user", "add", "--operator", "--email", email])
+            .env("KILN_DATA_DIR", dir.path())
+            .env("KILN_USER_PASSWORD", PASSWORD)
+            .env("KILN_LOG", "warn")
+            .stdout(Stdio::null())
+            .status()
+            .expect("kiln user add");
+        assert!(status.success());
+    }
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
     cmd.arg("serve")
@@ -116,6 +131,18 @@ async fn signup(base: &str, email: &str) -> reqwest::Client {
     client
 }
 
+async fn login(base: &str, email: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let res = client
+        .post(format!("{base}/api/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::OK);
+    client
+}
+
 fn maildir_messages(dir: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir.join("new")) else { return Vec::new() };
     rd.filter_map(|e| e.ok()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect()
@@ -138,13 +165,16 @@ async fn smtp_delivers_to_a_real_smtp_server() {
     let maildir = tmp.path().join("maildir");
     let port = free_port();
     let _smtp = start_smtp(port, &maildir);
-    let (_kiln, base, _data) = start_kiln(&[
-        ("KILN_MAIL_TRANSPORT", "smtp".into()),
-        ("KILN_SMTP_HOST", "127.0.0.1".into()),
-        ("KILN_SMTP_PORT", port.to_string()),
-        ("KILN_SMTP_TLS", "none".into()),
-        ("KILN_MAIL_FROM", "Kiln <kiln@example.com>".into()),
-    ])
+    let (_kiln, base, _data) = start_kiln(
+        &[
+            ("KILN_MAIL_TRANSPORT", "smtp".into()),
+            ("KILN_SMTP_HOST", "127.0.0.1".into()),
+            ("KILN_SMTP_PORT", port.to_string()),
+            ("KILN_SMTP_TLS", "none".into()),
+            ("KILN_MAIL_FROM", "Kiln <kiln@example.com>".into()),
+        ],
+        None,
+    )
     .await;
     signup(&base, "smtp-user@example.com").await;
     let msgs = wait_for("the message in the Maildir", 15, || {
@@ -160,15 +190,19 @@ async fn a_failing_smtp_server_keeps_mail_queued_with_its_error_until_it_comes_b
     let tmp = tempfile::tempdir().expect("tmp");
     let maildir = tmp.path().join("maildir");
     let port = free_port(); // nothing listens here yet
-    let (_kiln, base, _data) = start_kiln(&[
-        ("KILN_MAIL_TRANSPORT", "smtp".into()),
-        ("KILN_SMTP_HOST", "127.0.0.1".into()),
-        ("KILN_SMTP_PORT", port.to_string()),
-        ("KILN_SMTP_TLS", "none".into()),
-        ("KILN_MAIL_RETRY_SECS", "1".into()),
-    ])
+    let (_kiln, base, _data) = start_kiln(
+        &[
+            ("KILN_MAIL_TRANSPORT", "smtp".into()),
+            ("KILN_SMTP_HOST", "127.0.0.1".into()),
+            ("KILN_SMTP_PORT", port.to_string()),
+            ("KILN_SMTP_TLS", "none".into()),
+            ("KILN_MAIL_RETRY_SECS", "1".into()),
+        ],
+        Some("op@example.com"),
+    )
     .await;
-    let operator = signup(&base, "op@example.com").await;
+    let operator = login(&base, "op@example.com").await;
+    signup(&base, "new@example.com").await;
     let failing = wait_for("the outbox to show the failure", 15, || {
         let (c, url) = (operator.clone(), format!("{base}/api/outbox"));
         async move {
@@ -187,7 +221,7 @@ async fn a_failing_smtp_server_keeps_mail_queued_with_its_error_until_it_comes_b
         async move { (!m.is_empty()).then_some(m) }
     })
     .await;
-    assert_verification_mail(&msgs[0], "op@example.com", &base);
+    assert_verification_mail(&msgs[0], "new@example.com", &base);
     let list: Vec<Value> = operator
         .get(format!("{base}/api/outbox"))
         .send()
@@ -230,14 +264,17 @@ async fn ses_delivers_to_an_ses_api() {
         .expect("identity");
     assert!(res.status().is_success(), "{:?}", res.text().await);
 
-    let (_kiln, base, _data) = start_kiln(&[
-        ("KILN_MAIL_TRANSPORT", "ses".into()),
-        ("KILN_SES_ENDPOINT", moto_url.clone()),
-        ("KILN_MAIL_FROM", "kiln@example.com".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-    ])
+    let (_kiln, base, _data) = start_kiln(
+        &[
+            ("KILN_MAIL_TRANSPORT", "ses".into()),
+            ("KILN_SES_ENDPOINT", moto_url.clone()),
+            ("KILN_MAIL_FROM", "kiln@example.com".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ],
+        None,
+    )
     .await;
     signup(&base, "ses-user@example.com").await;
     let raw = wait_for("the message at the SES API", 20, || {

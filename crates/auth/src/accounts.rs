@@ -75,14 +75,23 @@ pub struct RequestAuth {
     pub refreshable: bool,
 }
 
-/// The secrets of a session, to put in cookies.
-#[derive(Debug, Clone)]
+/// The secrets of a session, to put in cookies. `Debug` shows no secret.
+#[derive(Clone)]
 pub struct SessionTokens {
     pub access: String,
     pub access_max_age: i64,
     pub refresh: String,
     pub session_id: i64,
     pub user_id: i64,
+}
+
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field("session_id", &self.session_id)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The result of a sign-up.

@@ -1,18 +1,24 @@
 //! The portal's session cookies.
 //!
 //! - access: the JWT, `Path=/`, lives as long as the token (5 minutes);
-//! - refresh: the rotating refresh token, `Path=/auth/refresh` so the browser sends it nowhere
-//!   else;
+//! - refresh: the rotating refresh token, `Path=/auth` so the browser sends it only to the
+//!   refresh and logout endpoints (`/auth/refresh`, `/auth/logout`);
 //! - session: a marker holding no secret, `Path=/`, telling the server that a refresh token exists
 //!   (so an expired access token on a page load leads to `/auth/refresh` instead of the login form).
 //!
 //! All are `HttpOnly; SameSite=Lax`. Under https they are `Secure` and prefixed: `__Host-` for the
-//! two on `/` (the prefix requires `Path=/`), `__Secure-` for the refresh cookie.
+//! two on `/` (the prefix requires `Path=/`), `__Secure-` for the refresh cookie (its narrower
+//! path rules out `__Host-`).
 
 use crate::SessionTokens;
 
-/// Where refresh tokens are exchanged; the refresh cookie is scoped to it.
+/// The path the refresh cookie is scoped to: the refresh and logout endpoints live under it.
+pub const AUTH_PATH: &str = "/auth";
+/// Where refresh tokens are exchanged.
 pub const REFRESH_PATH: &str = "/auth/refresh";
+/// Where a browser session ends (the refresh cookie reaches it even after the access token
+/// expired, so the whole session family is revoked).
+pub const LOGOUT_PATH: &str = "/auth/logout";
 
 /// Cookie settings of this instance.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +49,7 @@ impl CookieConfig {
     pub fn set_session(&self, t: &SessionTokens) -> Vec<String> {
         vec![
             self.build(self.access_name(), &t.access, "/", t.access_max_age),
-            self.build(self.refresh_name(), &t.refresh, REFRESH_PATH, self.session_max_age),
+            self.build(self.refresh_name(), &t.refresh, AUTH_PATH, self.session_max_age),
             self.build(self.marker_name(), "1", "/", self.session_max_age),
         ]
     }
@@ -52,7 +58,7 @@ impl CookieConfig {
     pub fn clear_session(&self) -> Vec<String> {
         vec![
             self.build(self.access_name(), "", "/", 0),
-            self.build(self.refresh_name(), "", REFRESH_PATH, 0),
+            self.build(self.refresh_name(), "", AUTH_PATH, 0),
             self.build(self.marker_name(), "", "/", 0),
         ]
     }
@@ -88,10 +94,7 @@ mod tests {
         let c = CookieConfig { secure: false, session_max_age: 100 };
         let v = c.set_session(&tokens());
         assert_eq!(v[0], "kiln_access=a.b.c; Path=/; Max-Age=300; HttpOnly; SameSite=Lax");
-        assert_eq!(
-            v[1],
-            "kiln_refresh=r1.xyz; Path=/auth/refresh; Max-Age=100; HttpOnly; SameSite=Lax"
-        );
+        assert_eq!(v[1], "kiln_refresh=r1.xyz; Path=/auth; Max-Age=100; HttpOnly; SameSite=Lax");
         assert!(v.iter().all(|s| !s.contains("Secure")));
     }
 
@@ -100,7 +103,7 @@ mod tests {
         let c = CookieConfig { secure: true, session_max_age: 100 };
         let v = c.set_session(&tokens());
         assert!(v[0].starts_with("__Host-kiln_access=") && v[0].ends_with("; Secure"));
-        assert!(v[1].starts_with("__Secure-kiln_refresh=") && v[1].contains("Path=/auth/refresh"));
+        assert!(v[1].starts_with("__Secure-kiln_refresh=") && v[1].contains("Path=/auth;"));
         assert!(v[2].starts_with("__Host-kiln_session=1; Path=/;"));
         assert!(c.clear_session().iter().all(|s| s.contains("Max-Age=0")));
     }

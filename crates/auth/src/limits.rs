@@ -20,6 +20,8 @@ pub enum Action {
     /// Asking for a new verification link.
     Verification,
     EmailChange,
+    /// Checking the current password to change it or delete the account.
+    PasswordCheck,
 }
 
 /// Limits per action: requests per minute from one IP, per hour for one account.
@@ -75,7 +77,14 @@ impl RateLimits {
             return Err(until.wait_time_from(self.clock.now()));
         }
         if let Some(account) = account {
-            let key = (action, account.trim().to_lowercase());
+            let mut key = (action, account.trim().to_lowercase());
+            // Log-in attempts count per account *and* address, so nobody can lock an account
+            // out from elsewhere by failing to log in to it.
+            if action == Action::Login
+                && let Some(ip) = ip
+            {
+                key.1 = format!("{} {ip}", key.1);
+            }
             if let Err(until) = self.per_account.check_key(&key) {
                 return Err(until.wait_time_from(self.clock.now()));
             }

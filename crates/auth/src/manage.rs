@@ -152,6 +152,19 @@ impl Accounts {
     ) -> Result<UserInfo, AuthError> {
         self.limit(Action::PasswordReset, client, None)?;
         let password = Password::parse(new_password)?;
+        // A link that cannot work is refused before the (deliberately slow) hashing.
+        {
+            let mut tx = self.db.begin().await?;
+            let row = tokens::email_token_by_hash(&mut tx, &sha256_hex(token)).await?;
+            match row.filter(|r| r.purpose == RESET) {
+                None => return Err(AuthError::Link(LinkProblem::Unknown)),
+                Some(r) if r.used_at.is_some() => return Err(AuthError::Link(LinkProblem::Used)),
+                Some(r) if r.expires_at <= self.clock.now() => {
+                    return Err(AuthError::Link(LinkProblem::Expired));
+                }
+                Some(_) => {}
+            }
+        }
         let hash = self.hasher.hash(password.expose().to_owned()).await;
         let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
@@ -159,6 +172,8 @@ impl Accounts {
         users::set_password(&mut tx, row.user_id, &hash).await?;
         let ended =
             tokens::revoke_user_sessions(&mut tx, row.user_id, None, "password reset", now).await?;
+        // Whoever had the account cannot finish moving its address elsewhere.
+        tokens::void_email_tokens(&mut tx, row.user_id, EMAIL_CHANGE, now).await?;
         // The link proved the address: an unverified account is verified by it too.
         users::set_verified(&mut tx, row.user_id, now).await?;
         let user = users::by_id_tx(&mut tx, row.user_id).await?.ok_or(AuthError::NotFound)?;
@@ -177,6 +192,7 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         let user = users::by_id(&self.db, user_id).await?.ok_or(AuthError::Unauthenticated)?;
         let password = Password::parse(new_password)?;
+        self.limit(Action::PasswordCheck, &ClientInfo::default(), Some(&user.email))?;
         if !self.hasher.verify(current.to_owned(), Some(user.password_hash.clone())).await {
             return Err(AuthError::WrongPassword { field: "current_password" });
         }
@@ -198,10 +214,17 @@ impl Accounts {
     #[tracing::instrument(skip_all, err(Debug))]
     pub async fn request_email_change(
         &self,
-        user_id: i64,
+        who: &crate::Identity,
         new_email: &str,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        // A leaked API token must not be enough to move the account to another inbox.
+        if who.api_token_id.is_some() {
+            return Err(AuthError::Forbidden(
+                "Change the email address from a signed-in browser, not with an API token.",
+            ));
+        }
+        let user_id = who.user_id;
         let user = users::by_id(&self.db, user_id).await?.ok_or(AuthError::Unauthenticated)?;
         self.limit(Action::EmailChange, client, Some(&user.email))?;
         let new_email = Email::parse(new_email)?;
@@ -287,6 +310,9 @@ impl Accounts {
         }
         tokens::revoke_user_sessions(&mut tx, row.user_id, None, "email change undone", now)
             .await?;
+        // Someone else may hold the account: their API tokens and reset links go too.
+        tokens::revoke_user_api_tokens(&mut tx, row.user_id, now).await?;
+        tokens::void_email_tokens(&mut tx, row.user_id, RESET, now).await?;
         let user = users::by_id_tx(&mut tx, row.user_id).await?.ok_or(AuthError::NotFound)?;
         tx.commit().await?;
         tracing::warn!(user_id = user.id, "email change undone from the old address");
@@ -351,6 +377,7 @@ impl Accounts {
     #[tracing::instrument(skip_all, err(Debug))]
     pub async fn delete_account(&self, user_id: i64, password: &str) -> Result<(), AuthError> {
         let user = users::by_id(&self.db, user_id).await?.ok_or(AuthError::Unauthenticated)?;
+        self.limit(Action::PasswordCheck, &ClientInfo::default(), Some(&user.email))?;
         if !self.hasher.verify(password.to_owned(), Some(user.password_hash.clone())).await {
             return Err(AuthError::WrongPassword { field: "password" });
         }

@@ -2,8 +2,8 @@
 //! `KILN_TEST_DATABASE_URL`), with a clock the tests move forward.
 
 use kiln_auth::{
-    Accounts, AuthConfig, AuthError, ClientInfo, Clock, LimitConfig, LinkProblem, MasterKey,
-    PasswordHasher,
+    Accounts, AuthConfig, AuthError, ClientInfo, Clock, Identity, LimitConfig, LinkProblem,
+    MasterKey, PasswordHasher,
 };
 use kiln_mail::Mailer;
 use kiln_store::testing::databases;
@@ -11,6 +11,10 @@ use kiln_store::{Db, outbox};
 use std::sync::Arc;
 
 const PW: &str = "correct horse battery staple";
+
+fn browser(user_id: i64) -> Identity {
+    Identity { user_id, session_id: None, api_token_id: None }
+}
 
 fn cl() -> ClientInfo {
     ClientInfo { ip: Some([127, 0, 0, 1].into()), user_agent: "Firefox/128.0 (X11; Linux)".into() }
@@ -302,12 +306,14 @@ async fn email_change_waits_for_the_new_address_and_can_be_undone_from_the_old_o
         let acc = accounts(&t.db, &Clock::default());
         let user = acc.signup("old@example.com", PW, &cl()).await.expect("signup").user;
         acc.signup("taken@example.com", PW, &cl()).await.expect("other");
-        let taken = acc.request_email_change(user.id, "taken@example.com", &cl()).await;
+        let taken = acc.request_email_change(&browser(user.id), "taken@example.com", &cl()).await;
         assert!(matches!(taken, Err(AuthError::EmailTaken)));
-        let same = acc.request_email_change(user.id, "old@example.com", &cl()).await;
+        let same = acc.request_email_change(&browser(user.id), "old@example.com", &cl()).await;
         assert!(matches!(same, Err(AuthError::Invalid(_))));
 
-        acc.request_email_change(user.id, "new@example.com", &cl()).await.expect("request");
+        acc.request_email_change(&browser(user.id), "new@example.com", &cl())
+            .await
+            .expect("request");
         assert_eq!(acc.user(user.id).await.expect("user").email, "old@example.com", "not yet");
         let confirm =
             link_token(&t.db, "new@example.com", "email_change_verify", "/email/confirm?token=")
@@ -374,19 +380,64 @@ async fn deleting_an_account_needs_its_password_and_removes_everything() {
 }
 
 #[tokio::test]
-async fn the_first_account_is_the_operator_and_only_operators_see_the_outbox() {
+async fn only_operators_see_the_outbox() {
     for t in databases().await {
         let acc = accounts(&t.db, &Clock::default());
         let first = acc.signup("op@example.com", PW, &cl()).await.expect("first").user;
         let second = acc.signup("member@example.com", PW, &cl()).await.expect("second").user;
-        assert!(first.operator && !second.operator, "{}", t.label);
+        assert!(
+            !first.operator && !second.operator,
+            "{}: nobody is an operator by signing up",
+            t.label
+        );
+        assert!(matches!(acc.outbox(first.id, 10).await, Err(AuthError::Forbidden(_))));
+        acc.make_operator(first.id).await.expect("promote");
         let mail = acc.outbox(first.id, 10).await.expect("operator");
         assert_eq!(mail.len(), 2);
         assert!(mail.iter().all(|m| m.state == "queued" && m.template == "verify_email"));
-        assert!(matches!(acc.outbox(second.id, 10).await, Err(AuthError::Forbidden(_))));
-        acc.make_operator(second.id).await.expect("promote");
-        assert!(acc.outbox(second.id, 10).await.is_ok());
+        assert!(acc.user(first.id).await.expect("user").operator);
     }
+}
+
+#[tokio::test]
+async fn an_api_token_cannot_move_the_account_to_another_inbox() {
+    let t = kiln_store::testing::sqlite().await.expect("db");
+    let acc = accounts(&t.db, &Clock::default());
+    let user = acc.signup("tok@example.com", PW, &cl()).await.expect("signup").user;
+    let via_token = Identity { user_id: user.id, session_id: None, api_token_id: Some(1) };
+    let r = acc.request_email_change(&via_token, "thief@example.com", &cl()).await;
+    assert!(matches!(r, Err(AuthError::Forbidden(_))), "{r:?}");
+}
+
+#[tokio::test]
+async fn undoing_an_email_change_also_revokes_api_tokens_and_a_reset_voids_pending_changes() {
+    let t = kiln_store::testing::sqlite().await.expect("db");
+    let acc = accounts(&t.db, &Clock::default());
+    let user = acc.signup("u@example.com", PW, &cl()).await.expect("signup").user;
+    let tok = acc.create_api_token(user.id, "maybe stolen").await.expect("token");
+    acc.request_email_change(&browser(user.id), "x@example.com", &cl()).await.expect("change");
+    let undo =
+        link_token(&t.db, "u@example.com", "email_change_notice", "/email/undo?token=").await;
+    acc.undo_email_change(&undo).await.expect("undo");
+    assert!(acc.authenticate_api_token(&tok.token).await.is_err());
+
+    acc.request_email_change(&browser(user.id), "y@example.com", &cl()).await.expect("change");
+    let confirm =
+        link_token(&t.db, "y@example.com", "email_change_verify", "/email/confirm?token=").await;
+    acc.forgot_password("u@example.com", &cl()).await.expect("forgot");
+    let reset =
+        link_token(&t.db, "u@example.com", "reset_password", "/reset-password?token=").await;
+    acc.reset_password(&reset, "a brand new password", &cl()).await.expect("reset");
+    let r = acc.confirm_email_change(&confirm).await;
+    assert!(matches!(r, Err(AuthError::Link(LinkProblem::Used))), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_reset_with_a_bad_link_is_refused_before_hashing() {
+    let t = kiln_store::testing::sqlite().await.expect("db");
+    let acc = accounts(&t.db, &Clock::default());
+    let r = acc.reset_password("no-such-token", "a good long password", &cl()).await;
+    assert!(matches!(r, Err(AuthError::Link(LinkProblem::Unknown))), "{r:?}");
 }
 
 #[tokio::test]

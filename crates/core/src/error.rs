@@ -15,6 +15,8 @@ pub enum ErrorCode {
     Forbidden,
     /// 404.
     NotFound,
+    /// 405: the path exists, the method does not.
+    MethodNotAllowed,
     /// 409: the request conflicts with existing state (an email already taken).
     Conflict,
     /// 413: the body is larger than the limit.
@@ -37,6 +39,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Invalid => 422,

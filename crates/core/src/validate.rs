@@ -124,6 +124,24 @@ impl TokenName {
     }
 }
 
+/// A redirect target taken from a request (`?next=…`), kept on this site: a path starting with
+/// one `/`, with no backslash, control character or whitespace anywhere (browsers drop tabs and
+/// newlines inside URLs, which would turn `/\t/evil.example` into `//evil.example`).
+/// Anything else gives `fallback`.
+pub fn local_redirect<'a>(next: Option<&'a str>, fallback: &'a str) -> &'a str {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && p.len() <= 2048
+                && !p.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+        {
+            p
+        }
+        _ => fallback,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +188,23 @@ mod tests {
     fn password_debug_is_redacted() {
         let p = Password::parse("correct horse battery").expect("valid");
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn redirects_stay_on_this_site() {
+        assert_eq!(local_redirect(Some("/settings?x=1"), "/apps"), "/settings?x=1");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/x",
+            "https://evil.example",
+            "evil",
+            "/ /x",
+        ] {
+            assert_eq!(local_redirect(Some(bad), "/apps"), "/apps", "{bad:?}");
+        }
+        assert_eq!(local_redirect(None, "/apps"), "/apps");
     }
 
     #[test]

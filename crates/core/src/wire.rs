@@ -26,12 +26,21 @@ pub struct ApiTokenInfo {
     pub last_used_at: Option<i64>,
 }
 
-/// The answer to creating a token: the only time the secret is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer to creating a token: the only time the secret is shown. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedToken {
     pub id: i64,
     pub name: String,
     pub token: String,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One signed-in browser or device of the user.

@@ -65,7 +65,10 @@ pub async fn claim_due(
 }
 
 pub async fn mark_sent(db: &Db, id: i64, now: Millis) -> Result<(), StoreError> {
-    let q = "UPDATE outbox SET sent_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2";
+    // The bodies go once delivered: they hold single-use links, which the database otherwise
+    // keeps only as hashes.
+    let q = "UPDATE outbox SET sent_at = $1, locked_until = NULL, last_error = NULL, \
+             text_body = '', html_body = '' WHERE id = $2";
     on_db!(db, c => sqlx::query(q).bind(now).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

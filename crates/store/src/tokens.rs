@@ -254,6 +254,17 @@ pub async fn api_token_by_hash(
         .fetch_optional(c).await)?)
 }
 
+/// Revokes every live API token of a user (account recovery).
+pub async fn revoke_user_api_tokens(
+    tx: &mut Tx,
+    user_id: i64,
+    now: Millis,
+) -> Result<u64, StoreError> {
+    let q = "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL";
+    Ok(on_tx!(tx, c => sqlx::query(q).bind(now).bind(user_id).execute(c).await
+        .map(|r| r.rows_affected()))?)
+}
+
 /// Records a use of a token, at most once a minute per token (no write on every request).
 pub async fn touch_api_token(db: &Db, id: i64, now: Millis) -> Result<(), StoreError> {
     let q = "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 \

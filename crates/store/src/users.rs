@@ -16,16 +16,14 @@ pub struct UserRow {
 
 const COLUMNS: &str = "id, email, password_hash, verified_at, created_at, role";
 
-/// Inserts a user; `Conflict` when the email is taken. The first account of an instance is
-/// its operator.
+/// Inserts a user (a `member`); `Conflict` when the email is taken.
 pub async fn insert(
     tx: &mut Tx,
     email: &str,
     password_hash: &str,
     now: Millis,
 ) -> Result<i64, StoreError> {
-    let q = "INSERT INTO users (email, password_hash, created_at, role) VALUES ($1, $2, $3, \
-             CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'member' ELSE 'operator' END) RETURNING id";
+    let q = "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id";
     let id: i64 = on_tx!(tx, c => sqlx::query_scalar(q)
         .bind(email).bind(password_hash).bind(now).fetch_one(c).await)?;
     Ok(id)

@@ -26,7 +26,7 @@ pub async fn change(
     CurrentUser(id): CurrentUser,
     ApiJson(body): ApiJson<Change>,
 ) -> HttpResult<StatusCode> {
-    state.accounts.request_email_change(id.user_id, &body.email, &client).await?;
+    state.accounts.request_email_change(&id, &body.email, &client).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

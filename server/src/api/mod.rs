@@ -25,24 +25,7 @@ pub fn with_cookies(mut res: Response, cookies: Vec<String>) -> Response {
     res
 }
 
-/// A redirect target from a query parameter, kept on this site (no `//host` or absolute URLs).
+/// A redirect target from a query parameter, kept on this site.
 pub fn local_path(next: Option<&str>) -> &str {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p,
-        _ => "/apps",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::local_path;
-
-    #[test]
-    fn redirects_stay_local() {
-        assert_eq!(local_path(Some("/settings")), "/settings");
-        assert_eq!(local_path(Some("//evil.example")), "/apps");
-        assert_eq!(local_path(Some("/\\evil.example")), "/apps");
-        assert_eq!(local_path(Some("https://evil.example")), "/apps");
-        assert_eq!(local_path(None), "/apps");
-    }
+    kiln_core::local_redirect(next, "/apps")
 }

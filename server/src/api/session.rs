@@ -25,6 +25,32 @@ pub async fn login(
     Ok(with_cookies(Json(user).into_response(), state.cookies().set_session(&session)))
 }
 
+/// Ends the caller's browser session (found by the refresh cookie, or the access token) and
+/// clears its cookies: 303 to `/` for a form post, 204 for scripts. Idempotent.
+pub async fn logout_browser(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(auth): axum::Extension<RequestAuth>,
+) -> HttpResult<Response> {
+    let from_refresh = match refresh_cookie(&state, &headers) {
+        Some(t) => state.accounts.session_of_refresh(&t).await?,
+        None => None,
+    };
+    if let Some(sid) = from_refresh.or(auth.identity.and_then(|i| i.session_id)) {
+        state.accounts.logout(sid).await?;
+    }
+    let wants_page = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let res = if wants_page {
+        Redirect::to("/").into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    };
+    Ok(with_cookies(res, state.cookies().clear_session()))
+}
+
 /// Ends the caller's session and clears its cookies → 204. Idempotent.
 pub async fn logout(
     State(state): State<AppState>,

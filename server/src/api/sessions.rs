@@ -3,10 +3,10 @@
 
 use super::with_cookies;
 use crate::error::HttpResult;
-use crate::extract::CurrentUser;
+use crate::extract::{ApiPath, CurrentUser};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kiln_core::SessionInfo;
@@ -23,7 +23,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     CurrentUser(id): CurrentUser,
-    Path(session_id): Path<i64>,
+    ApiPath(session_id): ApiPath<i64>,
 ) -> HttpResult<Response> {
     state.accounts.revoke_session(id.user_id, session_id).await?;
     let res = StatusCode::NO_CONTENT.into_response();

@@ -1,10 +1,10 @@
 //! Personal API tokens: `POST /api/tokens`, `GET /api/tokens`, `DELETE /api/tokens/{id}`.
 
 use crate::error::HttpResult;
-use crate::extract::{ApiJson, CurrentUser};
+use crate::extract::{ApiJson, ApiPath, CurrentUser};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kiln_core::{ApiTokenInfo, CreatedToken};
 use serde::Deserialize;
@@ -37,7 +37,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     CurrentUser(id): CurrentUser,
-    Path(token_id): Path<i64>,
+    ApiPath(token_id): ApiPath<i64>,
 ) -> HttpResult<StatusCode> {
     state.accounts.revoke_api_token(id.user_id, token_id).await?;
     Ok(StatusCode::NO_CONTENT)
