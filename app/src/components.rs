@@ -51,31 +51,41 @@ pub fn Header() -> impl IntoView {
 }
 
 /// While someone is signed in, renews the session every four minutes (access tokens live five),
-/// so a page left open keeps working.
+/// and at once when the tab comes back after a while (timers sleep in background tabs and on
+/// suspended laptops), so a page left open keeps working.
 #[cfg(feature = "hydrate")]
 fn keep_session_fresh(
     user: Resource<Result<Option<kiln_core::UserInfo>, crate::error::PortalError>>,
 ) {
     use std::time::Duration;
+    const EVERY_MS: f64 = 240_000.0;
+    let now = || window().performance().map(|p| p.now()).unwrap_or(0.0);
+    let last = StoredValue::new(now());
+    let signed_in = move || matches!(user.get_untracked(), Some(Ok(Some(_))));
+    let refresh = move || {
+        last.set_value(now());
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        let _ = window().fetch_with_str_and_init("/auth/refresh", &init);
+    };
     let handle = StoredValue::new(None::<IntervalHandle>);
     Effect::new(move |_| {
-        let signed_in = matches!(user.get(), Some(Ok(Some(_))));
+        let on = matches!(user.get(), Some(Ok(Some(_))));
         if let Some(h) = handle.get_value() {
             h.clear();
             handle.set_value(None);
         }
-        if signed_in {
-            let h = set_interval_with_handle(
-                || {
-                    let init = web_sys::RequestInit::new();
-                    init.set_method("POST");
-                    let _ = window().fetch_with_str_and_init("/auth/refresh", &init);
-                },
-                Duration::from_secs(240),
-            );
+        if on {
+            let h = set_interval_with_handle(refresh, Duration::from_millis(EVERY_MS as u64));
             handle.set_value(h.ok());
         }
     });
+    let focus = window_event_listener(leptos::ev::focus, move |_| {
+        if signed_in() && now() - last.get_value() > EVERY_MS {
+            refresh();
+        }
+    });
+    on_cleanup(move || focus.remove());
 }
 
 /// A labelled input with an optional hint and its error, announced to screen readers.

@@ -235,10 +235,10 @@ impl AppSpec {
                     );
                 }
                 match &f.ty {
-                    FieldType::Enum { values } => {
-                        if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
-                            bad(format!("{fat}.values"), "An enum needs non-empty values.".into());
-                        }
+                    FieldType::Enum { values }
+                        if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) =>
+                    {
+                        bad(format!("{fat}.values"), "An enum needs non-empty values.".into());
                     }
                     FieldType::Ref { entity } if !names.contains(&entity.as_str()) => {
                         bad(format!("{fat}.entity"), format!("No entity named {entity:?}."));

@@ -218,8 +218,11 @@ fn special_shapes(lower: &str, drafts: &mut Vec<Draft>) {
         }
     }
     // "every day I check in on each habit": a dated record of doing something to each X.
-    if let Some(pos) = w.iter().position(|x| x == "each") {
-        if pos >= 3 && w[pos - 1].as_str() == "on" || pos >= 3 && w[pos - 1].as_str() == "for" {
+    if let Some(pos) = w.iter().position(|x| x == "each")
+        && pos >= 3
+        && (w[pos - 1] == "on" || w[pos - 1] == "for")
+    {
+        {
             let target = w.get(pos + 1).cloned();
             let subject = w[..pos - 1].iter().rposition(|x| x == "i" || x == "we");
             if let (Some(target), Some(s)) = (target, subject) {
