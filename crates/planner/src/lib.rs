@@ -126,7 +126,23 @@ fn read_clause(clause: &str, drafts: &mut Vec<Draft>) {
             child: false,
         });
     }
-    for kw in [" with ", " has ", " have "] {
+    for kw in [
+        " with ",
+        " has ",
+        " have ",
+        " record ",
+        " records ",
+        " store ",
+        " stores ",
+        " contain ",
+        " contains ",
+        " include ",
+        " includes ",
+        " hold ",
+        " holds ",
+        " track ",
+        " tracks ",
+    ] {
         let mut from = 0;
         while let Some(i) = lower[from..].find(kw).map(|i| i + from) {
             let list = &clause[i + kw.len()..];
@@ -506,7 +522,7 @@ fn field_from_phrase(phrase: &str) -> Option<DraftField> {
             i += 1;
             continue;
         }
-        if !(kept.is_empty() && (is(STOP, x) || x == "contact")) {
+        if !(kept.is_empty() && is(STOP, x)) {
             kept.push(x.to_owned());
         }
         i += 1;
@@ -552,6 +568,67 @@ fn split_values(s: &str) -> Vec<String> {
         .collect()
 }
 
+const BOOL_WORDS: &[&str] = &[
+    "done",
+    "completed",
+    "complete",
+    "finished",
+    "adopted",
+    "paid",
+    "active",
+    "available",
+    "archived",
+    "published",
+    "attending",
+    "approved",
+    "confirmed",
+    "read",
+    "visible",
+];
+const IDENTIFIER_WORDS: &[&str] = &["phone", "isbn", "sku", "code", "zip", "postcode", "id"];
+const MONEY_WORDS: &[&str] = &[
+    "price",
+    "amount",
+    "cost",
+    "budget",
+    "salary",
+    "total",
+    "balance",
+    "fee",
+    "weight",
+    "distance",
+    "height",
+    "length",
+    "temperature",
+    "latitude",
+    "longitude",
+    "rate",
+    "value",
+    "revenue",
+];
+const COUNT_WORDS: &[&str] = &[
+    "age", "quantity", "count", "number", "capacity", "sets", "reps", "duration", "minutes",
+    "hours", "target", "year", "stock", "pages", "servings", "seats", "size", "level", "mileage",
+    "floor",
+];
+const LONG_TEXT_WORDS: &[&str] = &[
+    "description",
+    "notes",
+    "note",
+    "body",
+    "message",
+    "ingredients",
+    "instructions",
+    "bio",
+    "content",
+    "comment",
+    "details",
+    "summary",
+    "text",
+    "steps",
+    "address",
+];
+
 /// The type a field's words suggest.
 fn type_of(w: &[String]) -> FieldType {
     let has = |list: &[&str]| w.iter().any(|x| list.contains(&x.as_str()));
@@ -564,93 +641,22 @@ fn type_of(w: &[String]) -> FieldType {
         || (has(&["start", "end", "starts", "ends"]) && has(&["time"]))
     {
         FieldType::Datetime
-    } else if has(&["date", "day", "birthday", "deadline", "due", "dob", "applied"])
-        && !has(&["days"])
-    {
+    } else if has(&["date", "day", "birthday", "deadline", "due", "dob", "applied"]) {
         FieldType::Date
-    } else if last == "time" && has(&["opening", "closing", "start", "end", "wake", "alarm"]) {
+    } else if last == "time" && has(&["opening", "closing", "wake", "alarm"]) {
         FieldType::Time
-    } else if has(&[
-        "done",
-        "completed",
-        "complete",
-        "finished",
-        "adopted",
-        "paid",
-        "active",
-        "available",
-        "archived",
-        "published",
-        "attending",
-        "approved",
-        "confirmed",
-        "read",
-        "visible",
-    ]) && w.len() <= 2
-    {
+    } else if has(BOOL_WORDS) && w.len() <= 2 {
         FieldType::Bool
     } else if has(&["rating", "stars", "score"]) {
         FieldType::Int { min: Some(1), max: Some(5) }
-    } else if has(&[
-        "price",
-        "amount",
-        "cost",
-        "budget",
-        "salary",
-        "total",
-        "balance",
-        "fee",
-        "weight",
-        "distance",
-        "height",
-        "length",
-        "temperature",
-        "latitude",
-        "longitude",
-        "rate",
-    ]) && !has(&["range"])
-    {
+    } else if (last == "number" && w.len() > 1) || has(IDENTIFIER_WORDS) {
+        // Identifiers that happen to be digits: a plate number, a phone number, an ISBN.
+        FieldType::Text
+    } else if has(MONEY_WORDS) && !has(&["range"]) {
         FieldType::Decimal
-    } else if has(&[
-        "age",
-        "quantity",
-        "count",
-        "number",
-        "capacity",
-        "sets",
-        "reps",
-        "duration",
-        "minutes",
-        "hours",
-        "target",
-        "year",
-        "stock",
-        "pages",
-        "servings",
-        "seats",
-        "size",
-        "level",
-        "priority_number",
-    ]) && !has(&["phone"])
-    {
+    } else if has(COUNT_WORDS) {
         FieldType::Int { min: Some(0), max: None }
-    } else if has(&[
-        "description",
-        "notes",
-        "note",
-        "body",
-        "message",
-        "ingredients",
-        "instructions",
-        "bio",
-        "content",
-        "comment",
-        "details",
-        "summary",
-        "text",
-        "steps",
-        "address",
-    ]) {
+    } else if has(LONG_TEXT_WORDS) {
         FieldType::LongText
     } else {
         FieldType::Text
