@@ -1,7 +1,7 @@
 //! The router: the JSON API, emailed links, operations endpoints, the portal's pages and server
 //! functions (Leptos), static assets, and the middleware around them.
 
-use crate::api::{account, email, links, ops, password, session, sessions, tokens, users};
+use crate::api::{account, email, links, ops, password, plan, session, sessions, tokens, users};
 use crate::error::HttpError;
 use crate::middleware;
 use crate::state::AppState;
@@ -39,6 +39,7 @@ fn api() -> Router<AppState> {
         .route("/sessions/{id}", delete(sessions::revoke))
         .route("/account", delete(account::delete))
         .route("/outbox", get(account::outbox))
+        .route("/plan", post(plan::plan))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "No such API endpoint.") })
         .method_not_allowed_fallback(|| async {
             HttpError::new(ErrorCode::MethodNotAllowed, "This endpoint does not take that method.")

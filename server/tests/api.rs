@@ -546,3 +546,38 @@ async fn the_whole_flow_runs_on_postgres_too() {
 async fn sqlx_exec(pool: &sqlx::PgPool, sql: &str) {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(pool).await.expect("sql");
 }
+
+#[tokio::test]
+async fn plan_reads_a_description_into_an_app_spec() {
+    let app = spawn_app().await;
+    let body = json!({"description": "Track my books: books with a title, an author and a rating out of 5."});
+    assert_eq!(
+        common::client()
+            .post(app.url("/api/plan"))
+            .json(&body)
+            .send()
+            .await
+            .expect("plan")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.signup("planner@example.com").await;
+    let spec: Value = app.post_json("/api/plan", &body).await.json().await.expect("json");
+    assert_eq!(spec["entities"][0]["name"], "book");
+    assert_eq!(spec["entities"][0]["collection"], "books");
+    let rating = spec["entities"][0]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["name"] == "rating")
+        .expect("rating")
+        .clone();
+    assert_eq!(
+        (rating["type"].as_str(), rating["min"].as_i64(), rating["max"].as_i64()),
+        (Some("int"), Some(1), Some(5))
+    );
+    let res = app.post_json("/api/plan", &json!({"description": "   "})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app.post_json("/api/plan", &json!({"description": "x".repeat(20_001)})).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -30,6 +30,28 @@ struct Draft {
     parent: Option<String>,
 }
 
+/// Plans an app from a description a person submitted: 422 when it is empty, 413 when it is
+/// longer than [`MAX_DESCRIPTION`] characters, else the plan.
+pub fn plan_description(description: &str) -> Result<AppSpec, kiln_core::ApiError> {
+    use kiln_core::{ApiError, ErrorCode};
+    let d = description.trim();
+    if d.is_empty() {
+        return Err(ApiError::invalid("description", "Describe the app first."));
+    }
+    if d.chars().count() > MAX_DESCRIPTION {
+        let mut e = ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("A description can be at most {MAX_DESCRIPTION} characters."),
+        );
+        e.fields.push(kiln_core::FieldError {
+            field: "description".into(),
+            message: e.message.clone(),
+        });
+        return Err(e);
+    }
+    Ok(plan(d))
+}
+
 /// Plans an app from its description. Deterministic; never fails (an empty or unreadable
 /// description gives a one-entity app of notes, which the person then edits).
 pub fn plan(description: &str) -> AppSpec {
@@ -164,12 +186,15 @@ fn read_clause(clause: &str, drafts: &mut Vec<Draft>) {
         let Some(close) = matching_paren(&lower, open) else { break };
         let inner = &clause[open + 1..close];
         if inner.contains(',') || inner.contains(" and ") {
+            // "workouts (…) each with exercises (…)": exercises belong to a workout.
+            let pre = lower[..open].trim_end();
+            let child = pre.rfind("each with ").is_some_and(|i| words(&pre[i + 10..]).len() <= 2);
             triggers.push(Trigger {
                 at: open,
                 head_end: open,
                 list: inner.to_owned(),
                 list_end: close + 1,
-                child: false,
+                child,
             });
         }
         from = close + 1;

@@ -5,7 +5,10 @@ use kiln_planner::quality::{Counts, Expected, score};
 use serde_json::Value;
 
 fn dev_set() -> Vec<(String, Expected)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/dev-descriptions.json");
+    load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/dev-descriptions.json"))
+}
+
+fn load(path: &str) -> Vec<(String, Expected)> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
         panic!("{path}: {e} (the development set lives in shared/ beside the repository)")
     });
@@ -39,8 +42,17 @@ fn dev_set() -> Vec<(String, Expected)> {
 
 #[test]
 fn quality_goals_hold_on_the_development_set() {
+    check(dev_set());
+}
+
+#[test]
+fn quality_goals_hold_on_the_descriptions_written_while_developing() {
+    check(load(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/written-descriptions.json")));
+}
+
+fn check(set: Vec<(String, Expected)>) {
     let (mut ent, mut fld, mut feat) = (Counts::default(), Counts::default(), Counts::default());
-    for (description, expected) in dev_set() {
+    for (description, expected) in set {
         let spec = kiln_planner::plan(&description);
         spec.validate().unwrap_or_else(|e| panic!("{description}: {e:?}"));
         let s = score(&spec, &expected);

@@ -7,6 +7,7 @@ pub mod email;
 pub mod links;
 pub mod ops;
 pub mod password;
+pub mod plan;
 pub mod session;
 pub mod sessions;
 pub mod tokens;
