@@ -507,6 +507,36 @@ async fn pages_render_on_the_server() {
 }
 
 #[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let mut app = spawn_app().await;
+    app.signup("busy@example.com").await;
+    // Log-ins take a while (argon2id); start several, then ask the server to stop.
+    let mut in_flight = Vec::new();
+    for _ in 0..6 {
+        let (client, url) = (common::client(), app.url("/api/login"));
+        in_flight.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"email": "busy@example.com", "password": PASSWORD}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.stop().await.expect("clean stop");
+    let mut answered = 0;
+    for h in in_flight {
+        // Requests the server had accepted were answered; none was cut off half way.
+        if let Ok(status) = h.await.expect("join") {
+            assert_eq!(status, StatusCode::OK);
+            answered += 1;
+        }
+    }
+    assert!(answered > 0, "at least the requests already accepted were answered");
+}
+
+#[tokio::test]
 async fn shutdown_finishes_quickly() {
     let mut app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod apps;
 mod clock;
 mod db;
+pub mod jobs;
 pub mod outbox;
 pub mod tokens;
 pub mod users;
