@@ -783,7 +783,7 @@ fn app_name(clauses: &[String], drafts: &[Draft]) -> String {
     let skip =
         w.iter().take_while(|x| is(STOP, x) || x.as_str() == "want" || x.as_str() == "i").count();
     let name: Vec<&String> = w[skip..].iter().take(5).collect();
-    if name.is_empty() || name.len() > 4 || name.iter().any(|x| is(VERBS, x)) {
+    if name.is_empty() || name.len() > 4 || is(VERBS, name[0]) {
         return format!("{} app", drafts.first().map(|d| d.label.as_str()).unwrap_or("My"));
     }
     cap(&name.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))

@@ -85,11 +85,14 @@ pub struct Sandbox {
     pub toolchain: Option<PathBuf>,
     /// The uid/gid commands run as when Kiln runs as root.
     pub uid: u32,
+    /// Also bind the toolchain's `node_modules` read-only at `/app/node_modules`, so a config
+    /// file inside the app (`import js from "@eslint/js"`) resolves as after `npm install`.
+    pub app_node_modules: bool,
 }
 
 impl Default for Sandbox {
     fn default() -> Self {
-        Self { limits: Limits::default(), toolchain: None, uid: 65534 }
+        Self { limits: Limits::default(), toolchain: None, uid: 65534, app_node_modules: false }
     }
 }
 
@@ -174,10 +177,15 @@ impl Sandbox {
         if let Some(t) = &self.toolchain {
             c.extend(["--ro-bind".into(), t.display().to_string(), "/toolchain".into()]);
         }
+        c.extend(["--bind".into(), app_dir.display().to_string(), "/app".into()]);
+        if let (Some(t), true) = (&self.toolchain, self.app_node_modules) {
+            c.extend([
+                "--ro-bind".into(),
+                t.join("node_modules").display().to_string(),
+                "/app/node_modules".into(),
+            ]);
+        }
         c.extend([
-            "--bind".into(),
-            app_dir.display().to_string(),
-            "/app".into(),
             "--remount-ro".into(),
             "/".into(),
             "--chdir".into(),
