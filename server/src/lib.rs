@@ -113,6 +113,16 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         .env(leptos::config::Env::PROD)
         .build();
     let origin: Arc<str> = origin_of(&public_url).into();
+    let sandbox = kiln_sandbox::Sandbox {
+        toolchain: Some(settings.toolchain_dir.clone()),
+        ..Default::default()
+    };
+    let pipeline = kiln_pipeline::Pipeline::new(
+        db.clone(),
+        accounts.clock().clone(),
+        sandbox,
+        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone()),
+    );
     let state = AppState {
         leptos_options,
         db,
@@ -120,6 +130,7 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         metrics: Arc::new(metrics::Metrics::new()),
         settings: Arc::new(settings),
         origin,
+        pipeline,
     };
     Ok(Kiln { state, mail_worker })
 }
@@ -156,6 +167,11 @@ pub async fn serve(
         }
     });
     let db = kiln.state.db.clone();
+    let mut workers = Vec::new();
+    for n in 0..kiln.state.settings.workers {
+        let id = format!("{}-{n}", uuid::Uuid::new_v4());
+        workers.push(tokio::spawn(kiln.state.pipeline.clone().work(id, stop_rx.clone())));
+    }
     let app = routes::router(kiln.state);
 
     let mut stopping = stop_rx.clone();
@@ -181,6 +197,11 @@ pub async fn serve(
     }
     if tokio::time::timeout(Duration::from_secs(1), worker).await.is_err() {
         tracing::warn!("mail worker did not stop within 1 s");
+    }
+    // A generation in progress is not waited for: its lease runs out and a worker (here after a
+    // restart, or on another machine) runs it again; its stages are idempotent.
+    for w in workers {
+        w.abort();
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), db.close()).await;
     tracing::info!("stopped");

@@ -31,6 +31,17 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The templates generated apps are made from.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Print each template module with a line about it.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -50,6 +61,13 @@ enum UserCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Templates { command: TemplatesCommand::List }) = &cli.command {
+        for (name, about) in kiln_codegen::MODULES {
+            println!("{name:<8} {about}");
+        }
+        println!("(template version {})", kiln_codegen::TEMPLATE_VERSION);
+        return Ok(());
+    }
     let settings = cli.settings.resolve()?;
     kiln_server::telemetry::init(settings.log_format, &settings.log);
     match cli.command.unwrap_or(Command::Serve) {
@@ -72,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Templates { .. } => Ok(()),
         Command::User { command: UserCommand::Add { email, operator } } => {
             let password = match std::env::var("KILN_USER_PASSWORD") {
                 Ok(p) => p,

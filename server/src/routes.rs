@@ -1,7 +1,9 @@
 //! The router: the JSON API, emailed links, operations endpoints, the portal's pages and server
 //! functions (Leptos), static assets, and the middleware around them.
 
-use crate::api::{account, email, links, ops, password, plan, session, sessions, tokens, users};
+use crate::api::{
+    account, apps, email, links, ops, password, plan, session, sessions, tokens, users,
+};
 use crate::error::HttpError;
 use crate::middleware;
 use crate::state::AppState;
@@ -40,6 +42,12 @@ fn api() -> Router<AppState> {
         .route("/account", delete(account::delete))
         .route("/outbox", get(account::outbox))
         .route("/plan", post(plan::plan))
+        .route("/createApp", post(apps::create))
+        .route("/status", get(apps::status))
+        .route("/apps", get(apps::list))
+        .route("/apps/{id}", get(apps::get))
+        .route("/apps/{id}/download", get(apps::download))
+        .route("/jobs/{id}/cancel", post(apps::cancel))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "No such API endpoint.") })
         .method_not_allowed_fallback(|| async {
             HttpError::new(ErrorCode::MethodNotAllowed, "This endpoint does not take that method.")

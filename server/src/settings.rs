@@ -178,6 +178,15 @@ pub struct SettingsArgs {
     #[arg(long, env = "KILN_SES_ENDPOINT", global = true, value_name = "URL")]
     pub ses_endpoint: Option<String>,
 
+    /// Where the JS toolchain that checks generated apps is installed.
+    /// [default: ~/.cache/kiln/toolchain]
+    #[arg(long, env = "KILN_TOOLCHAIN_DIR", global = true, value_name = "DIR")]
+    pub toolchain_dir: Option<PathBuf>,
+
+    /// Generation workers inside `kiln serve`. [default: 2]
+    #[arg(long, env = "KILN_WORKERS", global = true, value_name = "N")]
+    pub workers: Option<usize>,
+
     /// Directory of the built portal assets (the wasm bundle, CSS). [default: $LEPTOS_SITE_ROOT
     /// or target/site]
     #[arg(long, env = "KILN_SITE_ROOT", global = true, value_name = "DIR")]
@@ -206,6 +215,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub smtp: SmtpSettings,
     pub ses_endpoint: Option<String>,
+    pub toolchain_dir: PathBuf,
+    pub workers: usize,
 }
 
 /// How to reach the SMTP server.
@@ -245,6 +256,8 @@ impl SettingsArgs {
             smtp_username: self.smtp_username.or(other.smtp_username),
             smtp_password: self.smtp_password.or(other.smtp_password),
             ses_endpoint: self.ses_endpoint.or(other.ses_endpoint),
+            toolchain_dir: self.toolchain_dir.or(other.toolchain_dir),
+            workers: self.workers.or(other.workers),
         }
     }
 
@@ -307,6 +320,19 @@ impl SettingsArgs {
                 }
             },
             ses_endpoint: a.ses_endpoint,
+            toolchain_dir: a.toolchain_dir.unwrap_or_else(|| {
+                // The sandbox's uid must reach the toolchain: root's home is private, so as root
+                // the toolchain lives in the system cache.
+                if kiln_sandbox::running_as_root() {
+                    return PathBuf::from("/var/cache/kiln/toolchain");
+                }
+                let cache = std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                    .unwrap_or_else(|| PathBuf::from("."));
+                cache.join("kiln").join("toolchain")
+            }),
+            workers: a.workers.unwrap_or(2),
         })
     }
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The resolved settings.
     pub settings: Arc<Settings>,
+    /// App generation: creating apps and their jobs, and the workers' stages.
+    pub pipeline: kiln_pipeline::Pipeline,
     /// The portal's public origin (`scheme://host[:port]`), for the cross-origin write check.
     pub origin: Arc<str>,
 }

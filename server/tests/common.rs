@@ -38,6 +38,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::for_data_dir(dir.path());
+    if let Ok(tc) = std::env::var("KILN_TOOLCHAIN_DIR")
+        && !tc.is_empty()
+    {
+        settings.toolchain_dir = tc.into();
+    }
     configure(&mut settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -96,7 +96,9 @@ impl Default for Sandbox {
     }
 }
 
-fn running_as_root() -> bool {
+/// Whether this process runs as root (then sandboxed commands run as another uid, which must be
+/// able to reach the directories bound into the sandbox).
+pub fn running_as_root() -> bool {
     // The effective uid, read without unsafe code: /proc/self/status "Uid: real effective ...".
     std::fs::read_to_string("/proc/self/status")
         .ok()

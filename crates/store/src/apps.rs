@@ -47,3 +47,62 @@ pub async fn slug_taken(db: &Db, slug: &str) -> Result<bool, StoreError> {
         .bind(slug).fetch_one(c).await)?;
     Ok(n > 0)
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    pub id: i64,
+    pub app_id: i64,
+    pub job_id: i64,
+    pub version: i64,
+    pub spec: String,
+    pub git_commit: String,
+    pub archive: String,
+    pub files: i64,
+    pub created_at: Millis,
+}
+
+const VERSION_COLUMNS: &str =
+    "id, app_id, job_id, version, spec, git_commit, archive, files, created_at";
+
+/// Records the version a job produced; idempotent per job (a job that is run again after its
+/// worker died does not add a second version). Returns the version number.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_version(
+    db: &Db,
+    app_id: i64,
+    job_id: i64,
+    spec: &str,
+    git_commit: &str,
+    archive: &str,
+    files: i64,
+    now: Millis,
+) -> Result<i64, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let existing: Option<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(
+        "SELECT version FROM app_versions WHERE job_id = $1").bind(job_id).fetch_optional(c).await)?;
+    if let Some(v) = existing {
+        return Ok(v);
+    }
+    let next: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM app_versions WHERE app_id = $1")
+        .bind(app_id).fetch_one(c).await)?;
+    let q = "INSERT INTO app_versions (app_id, job_id, version, spec, git_commit, archive, files, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    on_tx!(&mut tx, c => sqlx::query(q).bind(app_id).bind(job_id).bind(next).bind(spec)
+        .bind(git_commit).bind(archive).bind(files).bind(now).execute(c).await.map(|_| ()))?;
+    tx.commit().await?;
+    Ok(next)
+}
+
+/// The app's versions, newest first.
+pub async fn versions(db: &Db, app_id: i64) -> Result<Vec<VersionRow>, StoreError> {
+    let q = format!(
+        "SELECT {VERSION_COLUMNS} FROM app_versions WHERE app_id = $1 ORDER BY version DESC"
+    );
+    Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(app_id).fetch_all(c).await)?)
+}
+
+/// The newest job of an app (for its state in lists).
+pub async fn latest_job(db: &Db, app_id: i64) -> Result<Option<crate::jobs::JobRow>, StoreError> {
+    crate::jobs::latest_for_app(db, app_id).await
+}

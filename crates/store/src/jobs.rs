@@ -243,3 +243,11 @@ pub async fn events(db: &Db, job_id: i64, after_id: i64) -> Result<Vec<EventRow>
              WHERE job_id = $1 AND id > $2 ORDER BY id";
     Ok(on_db!(db, c => sqlx::query_as(q).bind(job_id).bind(after_id).fetch_all(c).await)?)
 }
+
+/// The newest job of an app.
+pub async fn latest_for_app(db: &Db, app_id: i64) -> Result<Option<JobRow>, StoreError> {
+    let q = format!("SELECT {COLUMNS} FROM jobs WHERE app_id = $1 ORDER BY id DESC LIMIT 1");
+    Ok(
+        on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(app_id).fetch_optional(c).await)?,
+    )
+}

@@ -3,6 +3,7 @@
 //! domain services.
 
 pub mod account;
+pub mod apps;
 pub mod email;
 pub mod links;
 pub mod ops;

@@ -1,0 +1,153 @@
+//! From a description to a packaged app through the JSON API: plan, generate, check in the
+//! sandbox, commit and archive; status events; download; cancel; a dead worker's job resumes.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const TODO: &str = "A todo list where I can sign in, add tasks with a due date and a priority \
+                    (low, medium, high), mark them done and filter by priority.";
+
+async fn wait_finished(app: &TestApp, job_id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s: Value =
+            app.get(&format!("/api/status?job_id={job_id}")).await.json().await.expect("json");
+        let state = s["state"].as_str().unwrap_or_default().to_owned();
+        if ["packaged", "failed", "cancelled"].contains(&state.as_str()) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "still {state} after 120 s: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_verified_user_generates_and_downloads_an_app() {
+    let app = spawn_app().await;
+    app.signup("maker@example.com").await;
+    let res = app.post_json("/api/createApp", &json!({"description": TODO})).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "verify first");
+    let link = app.verification_link("maker@example.com", 1).await;
+    common::client().get(&link).send().await.expect("verify");
+
+    assert_eq!(
+        app.post_json("/api/createApp", &json!({"description": "  "})).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let res = app.post_json("/api/createApp", &json!({"description": TODO})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.expect("json");
+    assert_eq!(created["slug"], "todo-list");
+    let job_id = created["job_id"].as_i64().expect("job");
+    let app_id = created["app_id"].as_i64().expect("app");
+
+    let status = wait_finished(&app, job_id).await;
+    assert_eq!(status["state"], "packaged", "{status}");
+    assert_eq!(status["progress"], 100);
+    let states: Vec<&str> = status["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "state")
+        .filter_map(|e| e["state"].as_str())
+        .collect();
+    assert_eq!(states, ["queued", "planning", "generating", "checking", "packaging", "packaged"]);
+    let logs: Vec<&str> = status["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "log")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    for tool in ["prettier: passed", "eslint: passed", "node --test: passed"] {
+        assert!(logs.contains(&tool), "{logs:?}");
+    }
+
+    let apps: Vec<Value> = app.get("/api/apps").await.json().await.expect("json");
+    assert_eq!(
+        (apps[0]["id"].as_i64(), apps[0]["state"].as_str()),
+        (Some(app_id), Some("packaged"))
+    );
+    let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
+    assert_eq!(detail["versions"][0]["version"], 1);
+    assert_eq!(detail["versions"][0]["git_commit"].as_str().map(str::len), Some(40));
+
+    let res = app.get(&format!("/api/apps/{app_id}/download")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    let zip = res.bytes().await.expect("bytes");
+    assert!(zip.starts_with(b"PK"));
+    let names = String::from_utf8_lossy(&zip);
+    for f in [
+        "todo-list/app.json",
+        "todo-list/index.html",
+        "todo-list/tests/validate.test.js",
+        "todo-list/eslint.config.mjs",
+    ] {
+        assert!(names.contains(f), "{f} missing from the zip");
+    }
+
+    // Another user sees none of it.
+    let other = common::client();
+    other
+        .post(app.url("/api/signup"))
+        .json(&json!({"email": "other@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("signup");
+    let res =
+        other.get(app.url(&format!("/api/status?job_id={job_id}"))).send().await.expect("status");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res =
+        other.get(app.url(&format!("/api/apps/{app_id}/download"))).send().await.expect("download");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_cancelled_job_stops_and_a_dead_workers_job_resumes_exactly_once() {
+    // No workers: the test drives the pipeline itself.
+    let app = spawn_with(|s| s.workers = 0).await;
+    app.verified_user("driver@example.com").await;
+    let created: Value = app
+        .post_json("/api/createApp", &json!({"description": "Tasks with a title."}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let job = created["job_id"].as_i64().expect("job");
+    let res =
+        app.client.post(app.url(&format!("/api/jobs/{job}/cancel"))).send().await.expect("cancel");
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    app.state.pipeline.run_next("w1").await.expect("run");
+    let s: Value = app.get(&format!("/api/status?job_id={job}")).await.json().await.expect("json");
+    assert_eq!(s["state"], "cancelled");
+
+    // A second app; a worker claims its job and dies (never finishes).
+    let created: Value = app
+        .post_json("/api/createApp", &json!({"description": "Notes with a title and a body."}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let (job, app_id) =
+        (created["job_id"].as_i64().expect("job"), created["app_id"].as_i64().expect("app"));
+    let claimed = kiln_store::jobs::claim(&app.state.db, "dead-worker", app.clock.now(), 30_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.map(|j| j.id), Some(job));
+    assert_eq!(
+        app.state.pipeline.run_next("w2").await.expect("run"),
+        None,
+        "leased to the dead worker"
+    );
+    app.clock.advance(31_000);
+    assert_eq!(app.state.pipeline.run_next("w2").await.expect("run"), Some(job));
+    let s: Value = app.get(&format!("/api/status?job_id={job}")).await.json().await.expect("json");
+    assert_eq!(s["state"], "packaged", "{s}");
+    let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
+    assert_eq!(detail["versions"].as_array().map(Vec::len), Some(1), "exactly one version");
+}
