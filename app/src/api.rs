@@ -2,7 +2,7 @@
 //! With a script they answer JSON; posted by a plain form they answer with a redirect.
 
 use crate::error::PortalError;
-use kiln_core::{ApiTokenInfo, CreatedToken, OutboxEntry, SessionInfo, UserInfo};
+use kiln_core::{ApiTokenInfo, AppSummary, CreatedToken, OutboxEntry, SessionInfo, UserInfo};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -275,5 +275,24 @@ pub async fn outbox() -> Result<Option<Vec<OutboxEntry>>, PortalError> {
         Ok(list) => Ok(Some(list)),
         Err(kiln_auth::AuthError::Forbidden(_)) => Ok(None),
         Err(e) => fail(e),
+    }
+}
+
+/// The caller's apps, newest first.
+#[server(prefix = "/sfn", endpoint = "apps")]
+pub async fn my_apps() -> Result<Vec<AppSummary>, PortalError> {
+    let who = caller()?;
+    let Some(pipeline) = use_context::<kiln_pipeline::Pipeline>() else {
+        return Ok(Vec::new());
+    };
+    match pipeline.list_apps(who.user_id).await {
+        Ok(list) => Ok(list),
+        Err(e) => {
+            leptos::logging::error!("listing apps failed: {e}");
+            fail(kiln_core::ApiError::new(
+                kiln_core::ErrorCode::Internal,
+                "Your apps could not be loaded.",
+            ))
+        }
     }
 }

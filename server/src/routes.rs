@@ -57,6 +57,7 @@ fn api() -> Router<AppState> {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let accounts = state.accounts.clone();
+    let pipeline = state.pipeline.clone();
     let shell_options = state.leptos_options.clone();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
 
@@ -75,7 +76,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(accounts.clone()),
+            move || {
+                provide_context(accounts.clone());
+                provide_context(pipeline.clone());
+            },
             move || app::shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

@@ -1,7 +1,7 @@
 //! "My apps": the apps of the signed-in user.
 
-use crate::api::{ResendVerification, current_user};
-use crate::components::FormError;
+use crate::api::{ResendVerification, current_user, my_apps};
+use crate::components::{FormError, date};
 use crate::error::PortalError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,6 +11,7 @@ use leptos_router::hooks::use_query_map;
 pub fn Apps() -> impl IntoView {
     let resend = ServerAction::<ResendVerification>::new();
     let user = Resource::new(move || resend.version().get(), |_| current_user());
+    let apps = Resource::new(|| (), |_| my_apps());
     let query = use_query_map();
     let resent = move || {
         query.read().get("resent").is_some() || matches!(resend.value().get(), Some(Ok(())))
@@ -42,14 +43,36 @@ pub fn Apps() -> impl IntoView {
                     })
                 })}
             </Transition>
-            <div class="empty-state">
-                <h2>"No apps yet"</h2>
-                <p>"Apps you describe and generate will be listed here, with their state and last generation."</p>
-                <button type="button" disabled=true title="App generation is not enabled on this Kiln yet">
-                    "Create new app"
-                </button>
-                <p class="hint">"App generation is not enabled on this Kiln yet."</p>
-            </div>
+            <Transition fallback=|| view! { <p>"Loading apps…"</p> }>
+                {move || Suspend::new(async move {
+                    match apps.await {
+                        Ok(list) if !list.is_empty() => view! {
+                            <ul class="tokens" aria-label="My apps">
+                                {list.into_iter().map(|a| view! {
+                                    <li>
+                                        <div>
+                                            <strong>{a.name.clone()}</strong>
+                                            <span class="muted">" "<code>{a.slug.clone()}</code>
+                                            " · created "{date(a.created_at)}
+                                            " · "{a.versions}" version(s)"</span>
+                                        </div>
+                                        <span class=format!("tag state-{}", a.state.clone().unwrap_or_default())>
+                                            {a.state.clone().unwrap_or_else(|| "draft".into())}
+                                        </span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        _ => view! {
+                            <div class="empty-state">
+                                <h2>"No apps yet"</h2>
+                                <p>"Apps you describe and generate will be listed here, with their state and last generation."</p>
+                                <p class="hint">"For now apps are created through the JSON API ("<code>"POST /api/createApp"</code>", see the API documentation); the create-app wizard comes next."</p>
+                            </div>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

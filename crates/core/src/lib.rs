@@ -8,4 +8,4 @@ pub mod wire;
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use spec::{Access, AppSpec, Entity, Feature, Field, FieldType};
 pub use validate::{Email, Password, TokenName, local_redirect};
-pub use wire::{ApiTokenInfo, CreatedToken, OutboxEntry, SessionInfo, UserInfo};
+pub use wire::{ApiTokenInfo, AppSummary, CreatedToken, OutboxEntry, SessionInfo, UserInfo};

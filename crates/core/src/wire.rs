@@ -72,3 +72,17 @@ pub struct OutboxEntry {
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
 }
+
+/// An app as "My apps" lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSummary {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub created_at: i64,
+    /// The state of its newest job (`queued` … `packaged`, `failed`, `cancelled`).
+    pub state: Option<String>,
+    pub job_id: Option<i64>,
+    /// Versions generated so far.
+    pub versions: i64,
+}

@@ -335,6 +335,25 @@ impl Pipeline {
         }
     }
 
+    /// The apps of one owner with the state of their newest job, newest first.
+    pub async fn list_apps(&self, owner_id: i64) -> Result<Vec<kiln_core::AppSummary>, StoreError> {
+        let mut out = Vec::new();
+        for a in apps::by_owner(&self.db, owner_id).await? {
+            let job = apps::latest_job(&self.db, a.id).await?;
+            let versions = apps::versions(&self.db, a.id).await?.len() as i64;
+            out.push(kiln_core::AppSummary {
+                id: a.id,
+                name: a.name,
+                slug: a.slug,
+                created_at: a.created_at,
+                state: job.as_ref().map(|j| j.state.clone()),
+                job_id: job.map(|j| j.id),
+                versions,
+            });
+        }
+        Ok(out)
+    }
+
     /// The archive of an app's newest version.
     pub async fn latest_archive(&self, app_id: i64) -> Result<Option<PathBuf>, StoreError> {
         Ok(apps::versions(&self.db, app_id).await?.first().map(|v| PathBuf::from(&v.archive)))

@@ -93,20 +93,12 @@ pub async fn status(
     }))
 }
 
-/// → 200 `[{id, name, slug, created_at, state, job_id}]`, newest first.
+/// → 200 `[{id, name, slug, created_at, state, job_id, versions}]`, newest first.
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(id): CurrentUser,
-) -> HttpResult<Json<Vec<Value>>> {
-    let mut out = Vec::new();
-    for a in apps::by_owner(&state.db, id.user_id).await? {
-        let job = apps::latest_job(&state.db, a.id).await?;
-        out.push(json!({
-            "id": a.id, "name": a.name, "slug": a.slug, "created_at": a.created_at,
-            "state": job.as_ref().map(|j| j.state.clone()), "job_id": job.map(|j| j.id),
-        }));
-    }
-    Ok(Json(out))
+) -> HttpResult<Json<Vec<kiln_core::AppSummary>>> {
+    Ok(Json(state.pipeline.list_apps(id.user_id).await?))
 }
 
 /// → 200 `{id, name, slug, description, created_at, versions: [{version, job_id, git_commit, files, created_at}]}`.
