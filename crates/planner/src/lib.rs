@@ -982,6 +982,16 @@ mod tests {
     }
 
     #[test]
+    fn app_names_come_from_the_first_phrase() {
+        assert_eq!(
+            plan("Book club app. Members sign in. Books have a title.").name,
+            "Book club app"
+        );
+        assert_eq!(plan("A todo list: tasks with a title.").name, "Todo list");
+        assert_eq!(plan("Track my books: books with a title.").name, "Book app");
+    }
+
+    #[test]
     fn deterministic() {
         let d = "Book club app. Members sign in. We keep a list of books (title, author).";
         assert_eq!(plan(d), plan(d));

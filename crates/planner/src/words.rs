@@ -14,10 +14,10 @@ pub const VERBS: &[&str] = &[
     "add", "log", "create", "send", "schedule", "keep", "track", "manage", "set", "record",
     "store", "write", "post", "make", "mark", "filter", "show", "see", "sort", "search", "view",
     "edit", "delete", "remove", "check", "include", "includes", "help", "helps", "draft", "want",
-    "need", "let", "lets", "allow", "allows", "get", "give", "list", "browse", "book", "share",
-    "invite", "upload", "rate", "review", "comment", "vote", "follow", "plan", "organise",
-    "organize", "assign", "print", "export", "import", "sign", "login", "register", "use", "have",
-    "has", "should", "must", "can",
+    "need", "let", "lets", "allow", "allows", "get", "give", "list", "browse", "share", "invite",
+    "upload", "rate", "review", "comment", "vote", "follow", "plan", "organise", "organize",
+    "assign", "print", "export", "import", "sign", "login", "register", "use", "have", "has",
+    "should", "must", "can",
 ];
 
 /// Names of the app itself rather than of what it keeps.
