@@ -31,7 +31,7 @@ fn token(link: &str) -> String {
     link.rsplit('=').next().expect("token").to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_and_reset_password() {
     let app = spawn_app().await;
     app.verified_user("kim@example.com").await;
@@ -84,7 +84,7 @@ async fn forgot_and_reset_password() {
     assert!(body["message"].as_str().expect("message").contains("expired"), "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn change_password_and_email() {
     let app = spawn_app().await;
     app.verified_user("lee@example.com").await;
@@ -131,7 +131,7 @@ async fn change_password_and_email() {
     assert_eq!(app.get("/api/me").await.status(), StatusCode::UNAUTHORIZED, "every session ended");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_can_be_listed_and_revoked() {
     let app = spawn_app().await;
     app.verified_user("max@example.com").await;
@@ -163,7 +163,7 @@ async fn sessions_can_be_listed_and_revoked() {
     assert_eq!(app.get("/api/me").await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_account_removes_it() {
     let app = spawn_app().await;
     app.verified_user("ned@example.com").await;
@@ -195,7 +195,7 @@ async fn deleting_the_account_removes_it() {
     assert_eq!(app.login("ned@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_operators_see_the_outbox() {
     let app = spawn_app().await;
     app.verified_user("first@example.com").await;
@@ -218,7 +218,7 @@ async fn only_operators_see_the_outbox() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_answer_429_with_retry_after() {
     let app = spawn_with(|s| s.rate_limit_ip = 12).await;
     app.signup("ola@example.com").await;

@@ -6,7 +6,7 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_signs_up_verifies_by_the_emailed_link_and_gets_a_token() {
     let app = spawn_app().await;
     let res = app.signup("ada@example.com").await;
@@ -100,7 +100,7 @@ fn spawn_client(_app: &TestApp) -> reqwest::Client {
     common::client()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_and_unknown_credentials_get_the_same_401() {
     let app = spawn_app().await;
     app.signup("bob@example.com").await;
@@ -114,7 +114,7 @@ async fn wrong_and_unknown_credentials_get_the_same_401() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bodies_get_clear_errors_and_change_nothing() {
     let app = spawn_app().await;
     let raw = |body: &'static str| {
@@ -192,7 +192,7 @@ async fn bad_bodies_get_clear_errors_and_change_nothing() {
     assert_eq!(res.json::<Value>().await.expect("json")["error"], "not_found");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_email_is_a_409() {
     let app = spawn_app().await;
     assert_eq!(app.signup("carol@example.com").await.status(), StatusCode::CREATED);
@@ -203,7 +203,7 @@ async fn a_taken_email_is_a_409() {
     assert_eq!(body["fields"][0]["field"], "email");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_rotates_tolerates_concurrent_use_and_revokes_on_reuse() {
     let app = spawn_app().await;
     let res = app.signup("dora@example.com").await;
@@ -245,7 +245,7 @@ async fn refresh_rotates_tolerates_concurrent_use_and_revokes_on_reuse() {
     assert_eq!(me(access).await.expect("me").status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_tokens_expire_after_five_minutes() {
     let app = spawn_app().await;
     let res = app.signup("exp@example.com").await;
@@ -263,7 +263,7 @@ async fn access_tokens_expire_after_five_minutes() {
     assert_eq!(me().await.expect("me").status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_access_token_is_refreshed_transparently_on_page_loads() {
     let app = spawn_app().await;
     app.signup("erin@example.com").await;
@@ -293,7 +293,7 @@ async fn an_expired_access_token_is_refreshed_transparently_on_page_loads() {
     assert_eq!(res.headers()["location"], "/apps");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_ends_the_session() {
     let app = spawn_app().await;
     let res = app.signup("fay@example.com").await;
@@ -314,7 +314,7 @@ async fn logout_ends_the_session() {
     assert_eq!(res.headers()["location"], "/login?next=/apps");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logging_out_after_the_access_token_expired_still_ends_the_session() {
     let app = spawn_app().await;
     let res = app.signup("late@example.com").await;
@@ -341,7 +341,7 @@ async fn logging_out_after_the_access_token_expired_still_ends_the_session() {
     assert_eq!(res.headers()["location"], "/");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_parameters_never_leave_the_site() {
     let app = spawn_app().await;
     app.signup("nx@example.com").await;
@@ -357,7 +357,7 @@ async fn next_parameters_never_leave_the_site() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_origin_writes_are_refused() {
     let app = spawn_app().await;
     app.verified_user("gus@example.com").await;
@@ -410,7 +410,7 @@ async fn cross_origin_writes_are_refused() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_links_expire_and_can_be_renewed() {
     let app = spawn_app().await;
     app.signup("hal@example.com").await;
@@ -433,7 +433,7 @@ async fn verification_links_expire_and_can_be_renewed() {
     assert_eq!(res.status(), StatusCode::CONFLICT, "already verified");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_signup_refuses_self_service() {
     let app = spawn_with(closed_signup).await;
     let res = app.signup("ivy@example.com").await;
@@ -443,7 +443,7 @@ async fn closed_signup_refuses_self_service() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_in_a_token_name_is_stored_verbatim_and_escaped_in_pages() {
     let app = spawn_app().await;
     app.verified_user("jay@example.com").await;
@@ -466,7 +466,7 @@ async fn html_in_a_token_name_is_stored_verbatim_and_escaped_in_pages() {
     assert!(!html.contains(name), "never raw");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_endpoints_and_request_ids() {
     let app = spawn_app().await;
     let res = app.get("/healthz").await;
@@ -493,7 +493,7 @@ async fn operations_endpoints_and_request_ids() {
     assert_eq!(res.headers()["x-request-id"], "abc-123");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_on_the_server() {
     let app = spawn_app().await;
     let html = app.get("/").await.text().await.expect("html");
@@ -506,7 +506,7 @@ async fn pages_render_on_the_server() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_in_flight_requests_finish() {
     let mut app = spawn_app().await;
     app.signup("busy@example.com").await;
@@ -536,7 +536,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
     assert!(answered > 0, "at least the requests already accepted were answered");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_quickly() {
     let mut app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
@@ -546,7 +546,7 @@ async fn shutdown_finishes_quickly() {
     assert!(common::client().get(app.url("/healthz")).send().await.is_err(), "no longer listening");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_runs_on_postgres_too() {
     let Ok(url) = std::env::var("KILN_TEST_DATABASE_URL") else {
         eprintln!(
@@ -577,7 +577,7 @@ async fn sqlx_exec(pool: &sqlx::PgPool, sql: &str) {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(pool).await.expect("sql");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_reads_a_description_into_an_app_spec() {
     let app = spawn_app().await;
     let body = json!({"description": "Track my books: books with a title, an author and a rating out of 5."});

@@ -25,7 +25,7 @@ async fn wait_finished(app: &TestApp, job_id: i64) -> Value {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_user_generates_and_downloads_an_app() {
     let app = spawn_app().await;
     app.signup("maker@example.com").await;
@@ -107,7 +107,7 @@ async fn a_verified_user_generates_and_downloads_an_app() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_job_stops_and_a_dead_workers_job_resumes_exactly_once() {
     // No workers: the test drives the pipeline itself.
     let app = spawn_with(|s| s.workers = 0).await;

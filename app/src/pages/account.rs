@@ -242,12 +242,7 @@ pub fn Settings() -> impl IntoView {
             <PasswordSection />
             <SessionsSection />
             <TokensSection />
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let operator = matches!(user.await, Ok(Some(u)) if u.operator);
-                    operator.then(|| view! { <OutboxSection /> })
-                })}
-            </Transition>
+            <OutboxSection />
             <DeleteSection />
         </section>
     }
@@ -406,15 +401,15 @@ fn TokensSection() -> impl IntoView {
 fn OutboxSection() -> impl IntoView {
     let mail = Resource::new(|| (), |_| outbox());
     view! {
-        <section class="card" aria-labelledby="outbox-heading">
-            <h2 id="outbox-heading">"Mail outbox"</h2>
-            <p>"The newest emails this Kiln queued, as operators see them. Failing ones are retried with growing delays."</p>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let list = mail.await.ok().flatten().unwrap_or_default();
-                    if list.is_empty() {
-                        return view! { <p class="empty">"No mail yet."</p> }.into_any();
-                    }
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                // Only operators get a list; everyone else gets None and sees no section.
+                let Some(list) = mail.await.ok().flatten() else {
+                    return ().into_any();
+                };
+                let body = if list.is_empty() {
+                    view! { <p class="empty">"No mail yet."</p> }.into_any()
+                } else {
                     view! {
                         <div class="table-wrap">
                             <table aria-label="Mail outbox">
@@ -434,9 +429,16 @@ fn OutboxSection() -> impl IntoView {
                             </table>
                         </div>
                     }.into_any()
-                })}
-            </Transition>
-        </section>
+                };
+                view! {
+                    <section class="card" aria-labelledby="outbox-heading">
+                        <h2 id="outbox-heading">"Mail outbox"</h2>
+                        <p>"The newest emails this Kiln queued, as operators see them. Failing ones are retried with growing delays."</p>
+                        {body}
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
     }
 }
 
