@@ -98,29 +98,51 @@ pub fn CheckEmail() -> impl IntoView {
     }
 }
 
+/// The page an emailed link lands on: a title and a sentence chosen by `?status=`.
 #[component]
-pub fn Verified() -> impl IntoView {
+fn LinkResult(
+    pick: fn(&str) -> (&'static str, &'static str),
+    next: (&'static str, &'static str),
+) -> impl IntoView {
     let query = use_query_map();
     let status = move || query.read().get("status").unwrap_or_default();
     view! {
         {move || {
-            let (title, text) = match status().as_str() {
-                "ok" => ("Email verified", "Thank you: your address is confirmed and you can create apps."),
-                "used" => ("Link not valid", "This link was already used. If you confirmed your address, just log in."),
-                "expired" => ("Link not valid", "This link has expired. Log in and ask for a new one on the My apps page."),
-                "error" => ("Something went wrong", "We could not check this link just now. Please try again in a moment."),
-                _ => ("Link not valid", "This link is not valid. Check that you copied all of it, or ask for a new one."),
-            };
+            let (title, text) = pick(status().as_str());
             view! {
                 <Title text=title />
                 <section class="narrow card">
                     <h1>{title}</h1>
                     <p>{text}</p>
-                    <p><A href="/apps">"Go to my apps"</A></p>
+                    <p><A href=next.0>{next.1}</A></p>
                 </section>
             }
         }}
     }
+}
+
+#[component]
+pub fn Verified() -> impl IntoView {
+    let pick = |status: &str| match status {
+        "ok" => ("Email verified", "Thank you: your address is confirmed and you can create apps."),
+        "used" => (
+            "Link not valid",
+            "This link was already used. If you confirmed your address, just log in.",
+        ),
+        "expired" => (
+            "Link not valid",
+            "This link has expired. Log in and ask for a new one on the My apps page.",
+        ),
+        "error" => (
+            "Something went wrong",
+            "We could not check this link just now. Please try again in a moment.",
+        ),
+        _ => (
+            "Link not valid",
+            "This link is not valid. Check that you copied all of it, or ask for a new one.",
+        ),
+    };
+    view! { <LinkResult pick=pick next=("/apps", "Go to my apps") /> }
 }
 
 #[component]
@@ -178,29 +200,30 @@ pub fn ResetPassword() -> impl IntoView {
 
 #[component]
 pub fn EmailChanged() -> impl IntoView {
-    let query = use_query_map();
-    let status = move || query.read().get("status").unwrap_or_default();
-    view! {
-        {move || {
-            let (title, text) = match status().as_str() {
-                "ok" => ("Email address changed", "Your account now uses its new address. Use it to log in from now on."),
-                "undone" => ("Change undone", "Your account keeps its old address and every session has ended. Log in again, and change your password if someone else made the change."),
-                "used" => ("Link not valid", "This link was already used."),
-                "expired" => ("Link not valid", "This link has expired. Ask for the change again in your account settings."),
-                "taken" => ("Link not valid", "Another account uses this address now, so it cannot be yours."),
-                "error" => ("Something went wrong", "We could not check this link just now. Please try again in a moment."),
-                _ => ("Link not valid", "This link is not valid. Check that you copied all of it."),
-            };
-            view! {
-                <Title text=title />
-                <section class="narrow card">
-                    <h1>{title}</h1>
-                    <p>{text}</p>
-                    <p><A href="/login">"Log in"</A></p>
-                </section>
-            }
-        }}
-    }
+    let pick = |status: &str| match status {
+        "ok" => (
+            "Email address changed",
+            "Your account now uses its new address. Use it to log in from now on.",
+        ),
+        "undone" => (
+            "Change undone",
+            "Your account keeps its old address and every session has ended. Log in again, and change your password if someone else made the change.",
+        ),
+        "used" => ("Link not valid", "This link was already used."),
+        "expired" => (
+            "Link not valid",
+            "This link has expired. Ask for the change again in your account settings.",
+        ),
+        "taken" => {
+            ("Link not valid", "Another account uses this address now, so it cannot be yours.")
+        }
+        "error" => (
+            "Something went wrong",
+            "We could not check this link just now. Please try again in a moment.",
+        ),
+        _ => ("Link not valid", "This link is not valid. Check that you copied all of it."),
+    };
+    view! { <LinkResult pick=pick next=("/login", "Log in") /> }
 }
 
 #[component]

@@ -1,7 +1,7 @@
 //! Managing an account after sign-up: password reset and change, email change with undo,
 //! sessions, deletion, and the operator's view of the outbox.
 
-use crate::accounts::{Accounts, ClientInfo, SessionTokens, user_info};
+use crate::accounts::{Accounts, ClientInfo, user_info};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AuthError, LinkProblem};
 use crate::limits::Action;
@@ -423,15 +423,6 @@ impl Accounts {
     pub async fn make_operator(&self, user_id: i64) -> Result<(), AuthError> {
         users::set_role(&self.db, user_id, "operator").await?;
         Ok(())
-    }
-
-    /// Starts a session for a user already authenticated by other means (after a reset).
-    pub async fn session_for(
-        &self,
-        user_id: i64,
-        client: &ClientInfo,
-    ) -> Result<SessionTokens, AuthError> {
-        self.start_session(user_id, &client.user_agent).await
     }
 }
 

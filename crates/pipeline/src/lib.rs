@@ -272,7 +272,6 @@ impl Pipeline {
         let repo = self.data_dir.join("repos").join(app.id.to_string());
         let commit = commit_tree(
             &repo,
-            &work,
             &tree,
             &format!("Generation {} — {}", job.id, first_line(&payload.description)),
         )
@@ -339,7 +338,7 @@ impl Pipeline {
     pub async fn list_apps(&self, owner_id: i64) -> Result<Vec<kiln_core::AppSummary>, StoreError> {
         let mut out = Vec::new();
         for a in apps::by_owner(&self.db, owner_id).await? {
-            let job = apps::latest_job(&self.db, a.id).await?;
+            let job = jobs::latest_for_app(&self.db, a.id).await?;
             let versions = apps::versions(&self.db, a.id).await?.len() as i64;
             out.push(kiln_core::AppSummary {
                 id: a.id,
@@ -388,7 +387,6 @@ fn set_mode(dir: &Path, mode: u32) {
 /// returns the head commit.
 async fn commit_tree(
     repo: &Path,
-    _work: &Path,
     tree: &kiln_codegen::Tree,
     message: &str,
 ) -> Result<String, String> {

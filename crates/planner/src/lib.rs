@@ -800,7 +800,6 @@ fn finish(
     let mut entities: Vec<Entity> = Vec::new();
     for d in &drafts {
         let mut fields: Vec<Field> = Vec::new();
-        let mut refs = Vec::new();
         for f in &d.fields {
             // A field named after another entity refers to it.
             let target = entity_names.iter().find(|e| {
@@ -814,9 +813,6 @@ fn finish(
                 Some(e) => (e.clone(), FieldType::Ref { entity: e.clone() }),
                 None => (f.name.clone(), f.ty.clone()),
             };
-            if target.is_some() {
-                refs.push(name.clone());
-            }
             if !fields.iter().any(|g| g.name == name)
                 && !kiln_core::spec::RESERVED_NAMES.contains(&name.as_str())
                 && !["id", "created_at", "updated_at", "created_by"].contains(&name.as_str())
@@ -878,7 +874,6 @@ fn finish(
         if kiln_core::spec::RESERVED_NAMES.contains(&collection.as_str()) {
             collection = format!("{collection}_items");
         }
-        let _ = &refs;
         entities.push(Entity {
             name: d.name.clone(),
             label: d.label.clone(),

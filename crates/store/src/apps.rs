@@ -101,8 +101,3 @@ pub async fn versions(db: &Db, app_id: i64) -> Result<Vec<VersionRow>, StoreErro
     );
     Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(app_id).fetch_all(c).await)?)
 }
-
-/// The newest job of an app (for its state in lists).
-pub async fn latest_job(db: &Db, app_id: i64) -> Result<Option<crate::jobs::JobRow>, StoreError> {
-    crate::jobs::latest_for_app(db, app_id).await
-}
