@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ApiError, createClient } from "../src/api.js";
+import { ApiError, createClient, requestJson } from "../src/api.js";
 
 function fakeFetch(status, body, seen) {
   return async (url, init) => {
@@ -48,4 +48,19 @@ test("deletes with no body", async () => {
   await createClient(fakeFetch(204, undefined, seen)).remove("tasks", 3);
   assert.equal(seen[0].url, "/api/tasks/3");
   assert.equal(seen[0].init.method, "DELETE");
+});
+
+test("encodes record ids in paths", async () => {
+  const seen = [];
+  await createClient(fakeFetch(200, { id: "a/b" }, seen)).get("tasks", "a/b");
+  assert.equal(seen[0].url, "/api/tasks/a%2Fb");
+});
+
+test("reports a non-JSON error page by its status", async () => {
+  const page = async () => ({ ok: false, status: 502, text: async () => "<h1>Bad gateway</h1>" });
+  await assert.rejects(requestJson(page, "GET", "/api/tasks"), (e) => {
+    assert.equal(e.status, 502);
+    assert.equal(e.message, "Request failed (502).");
+    return true;
+  });
 });

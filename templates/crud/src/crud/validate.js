@@ -47,7 +47,7 @@ export function checkField(field, value) {
         return `${field.label} must be a web address.`;
       }
     case "enum":
-      return field.values.includes(text)
+      return field.values.some((v) => v.trim() === text)
         ? null
         : `${field.label} must be one of: ${field.values.join(", ")}.`;
     case "ref":
@@ -67,16 +67,23 @@ export function checkRecord(entity, record) {
   return errors;
 }
 
-/** Turns form strings into the JSON values the API expects. */
-export function toValues(entity, record) {
+/**
+ * Turns form strings into the JSON values the API expects. Blank fields are left out, or sent
+ * as null with `{ clear: true }` (an edit that empties a field).
+ */
+export function toValues(entity, record, { clear = false } = {}) {
   const out = {};
   for (const field of entity.fields) {
     const raw = record[field.name];
-    if (isBlank(raw)) continue;
+    if (isBlank(raw)) {
+      if (clear) out[field.name] = null;
+      continue;
+    }
     const text = String(raw).trim();
     if (field.type === "int" || field.type === "ref") out[field.name] = Number.parseInt(text, 10);
     else if (field.type === "decimal") out[field.name] = Number(text);
     else if (field.type === "bool") out[field.name] = text === "true";
+    else if (field.type === "enum") out[field.name] = field.values.find((v) => v.trim() === text);
     else out[field.name] = text;
   }
   return out;
