@@ -2,7 +2,9 @@
 //! With a script they answer JSON; posted by a plain form they answer with a redirect.
 
 use crate::error::PortalError;
-use kiln_core::{ApiTokenInfo, AppSummary, CreatedToken, OutboxEntry, SessionInfo, UserInfo};
+use kiln_core::{
+    ApiTokenInfo, AppDetail, AppSpec, AppSummary, CreatedToken, OutboxEntry, SessionInfo, UserInfo,
+};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -294,5 +296,92 @@ pub async fn my_apps() -> Result<Vec<AppSummary>, PortalError> {
                 "Your apps could not be loaded.",
             ))
         }
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn pipeline() -> Result<kiln_pipeline::Pipeline, PortalError> {
+    use_context::<kiln_pipeline::Pipeline>().ok_or_else(|| {
+        PortalError(kiln_core::ApiError::new(
+            kiln_core::ErrorCode::Internal,
+            "The generator is not available.",
+        ))
+    })
+}
+
+/// The plan of a description (step 2 of the wizard): the model's when one is configured, else
+/// the offline planner's.
+#[server(prefix = "/sfn", endpoint = "plan")]
+pub async fn plan_app(description: String) -> Result<PlanAnswer, PortalError> {
+    caller()?;
+    match pipeline()?.plan(&description).await {
+        Ok(p) => Ok(PlanAnswer { spec: p.spec, note: p.note }),
+        Err(e) => fail(e),
+    }
+}
+
+/// What the planner made of a description, and where the plan came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlanAnswer {
+    pub spec: AppSpec,
+    pub note: String,
+}
+
+/// Creates the app and queues its generation with the reviewed plan (sent as JSON).
+#[server(prefix = "/sfn", endpoint = "create_app")]
+pub async fn create_app(
+    description: String,
+    spec: String,
+) -> Result<kiln_core::AppCreated, PortalError> {
+    let who = caller()?;
+    if let Err(e) = accounts()?.require_verified(who.user_id).await {
+        return fail(e);
+    }
+    let spec: AppSpec = match serde_json::from_str(&spec) {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(kiln_core::ApiError::new(
+                kiln_core::ErrorCode::BadRequest,
+                format!("The plan could not be read: {e}"),
+            ));
+        }
+    };
+    let name = spec.name.clone();
+    match pipeline()?.create_app(who.user_id, &description, Some(&name), Some(spec)).await {
+        Ok(c) => Ok(c),
+        Err(e) => fail(e),
+    }
+}
+
+/// Generates an app again from its current description.
+#[server(prefix = "/sfn", endpoint = "generate_app")]
+pub async fn generate_app(app_id: i64) -> Result<kiln_core::AppCreated, PortalError> {
+    let who = caller()?;
+    if let Err(e) = accounts()?.require_verified(who.user_id).await {
+        return fail(e);
+    }
+    match pipeline()?.generate(who.user_id, app_id, None, None).await {
+        Ok(c) => Ok(c),
+        Err(e) => fail(e),
+    }
+}
+
+/// The app page: the app, its versions and its newest job.
+#[server(prefix = "/sfn", endpoint = "app")]
+pub async fn get_app(app_id: i64) -> Result<AppDetail, PortalError> {
+    let who = caller()?;
+    match pipeline()?.app_detail(who.user_id, app_id).await {
+        Ok(a) => Ok(a),
+        Err(e) => fail(e),
+    }
+}
+
+/// Asks the app's running job to stop at its next stage boundary.
+#[server(prefix = "/sfn", endpoint = "cancel_job")]
+pub async fn cancel_job(job_id: i64) -> Result<(), PortalError> {
+    let who = caller()?;
+    match pipeline()?.cancel(who.user_id, job_id).await {
+        Ok(()) => Ok(()),
+        Err(e) => fail(e),
     }
 }

@@ -55,3 +55,10 @@ impl From<kiln_auth::AuthError> for PortalError {
         PortalError(e.into())
     }
 }
+
+#[cfg(feature = "ssr")]
+impl From<kiln_pipeline::PipelineError> for PortalError {
+    fn from(e: kiln_pipeline::PipelineError) -> Self {
+        PortalError(e.into())
+    }
+}

@@ -5,13 +5,14 @@ pub mod api;
 mod components;
 pub mod error;
 mod pages;
+mod plan_editor;
 #[cfg(feature = "ssr")]
 mod server;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -57,6 +58,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("check-email") view=pages::CheckEmail />
                     <Route path=StaticSegment("verified") view=pages::Verified />
                     <Route path=StaticSegment("apps") view=pages::Apps ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("apps"), StaticSegment("new")) view=pages::NewApp />
+                    <Route path=(StaticSegment("apps"), ParamSegment("id")) view=pages::AppPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("settings") view=pages::Settings ssr=SsrMode::Async />
                     <Route path=StaticSegment("forgot-password") view=pages::ForgotPassword />
                     <Route path=StaticSegment("reset-password") view=pages::ResetPassword />

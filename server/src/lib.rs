@@ -1,6 +1,8 @@
 //! The `kiln` binary's library: settings, the HTTP router and its handlers, background workers,
 //! and start-up/shutdown. `main.rs` is only the command line.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 pub mod extract;
@@ -122,7 +124,13 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         accounts.clock().clone(),
         sandbox,
         std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone()),
-    );
+    )
+    .with_limits(kiln_pipeline::Limits {
+        max_apps: settings.max_apps,
+        max_active_jobs: settings.max_active_jobs,
+    })
+    .with_lease(Duration::from_secs(settings.job_lease_secs))
+    .with_llm(settings.llm.clone().map(kiln_llm::LlmPlanner::new));
     let state = AppState {
         leptos_options,
         db,
@@ -167,11 +175,7 @@ pub async fn serve(
         }
     });
     let db = kiln.state.db.clone();
-    let mut workers = Vec::new();
-    for n in 0..kiln.state.settings.workers {
-        let id = format!("{}-{n}", uuid::Uuid::new_v4());
-        workers.push(tokio::spawn(kiln.state.pipeline.clone().work(id, stop_rx.clone())));
-    }
+    let workers = start_generation_workers(&kiln, &stop_rx);
     let app = routes::router(kiln.state);
 
     let mut stopping = stop_rx.clone();
@@ -204,6 +208,45 @@ pub async fn serve(
         w.abort();
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), db.close()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the generation workers (and, when the JS toolchain is missing, its installation in the
+/// background; jobs that reach the check stage wait for it).
+fn start_generation_workers(
+    kiln: &Kiln,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let pipeline = &kiln.state.pipeline;
+    if kiln.state.settings.workers > 0 {
+        let _ = pipeline.toolchain().install_in_background();
+    }
+    (0..kiln.state.settings.workers)
+        .map(|n| {
+            let id = format!("{}-{n}", uuid::Uuid::new_v4());
+            tokio::spawn(pipeline.clone().work(id, stop.clone()))
+        })
+        .collect()
+}
+
+/// `kiln worker`: generation workers (and the mail worker) without the web server, for more
+/// machines on one Postgres database. Stops on `shutdown`.
+pub async fn run_workers(
+    kiln: Kiln,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mail = tokio::spawn(kiln.mail_worker.clone().run(stop_rx.clone()));
+    let workers = start_generation_workers(&kiln, &stop_rx);
+    tracing::info!(workers = workers.len(), "workers running");
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(1), mail).await;
+    for w in workers {
+        w.abort();
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(500), kiln.state.db.close()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the portal (the default): web pages, JSON API and background workers.
     Serve,
+    /// Run generation workers only (no web server): more machines on one Postgres database.
+    /// KILN_WORKERS sets how many.
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Manage portal accounts.
@@ -83,6 +86,11 @@ async fn main() -> anyhow::Result<()> {
                 "Kiln is listening on http://{addr}"
             );
             kiln_server::serve(listener, kiln, kiln_server::shutdown_signal()).await
+        }
+        Command::Worker => {
+            let kiln =
+                kiln_server::build(settings.clone(), settings.addr, Default::default()).await?;
+            kiln_server::run_workers(kiln, kiln_server::shutdown_signal()).await
         }
         Command::Migrate => {
             let db = kiln_server::open_database(&settings).await?;

@@ -44,9 +44,12 @@ fn api() -> Router<AppState> {
         .route("/plan", post(plan::plan))
         .route("/createApp", post(apps::create))
         .route("/status", get(apps::status))
-        .route("/apps", get(apps::list))
+        .route("/apps", get(apps::list).post(apps::create_draft))
         .route("/apps/{id}", get(apps::get))
+        .route("/apps/{id}/generate", post(apps::generate))
         .route("/apps/{id}/download", get(apps::download))
+        .route("/apps/{id}/versions/{version}/download", get(apps::download_version))
+        .route("/jobs/{id}/events", get(apps::events))
         .route("/jobs/{id}/cancel", post(apps::cancel))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "No such API endpoint.") })
         .method_not_allowed_fallback(|| async {

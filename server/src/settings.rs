@@ -187,6 +187,32 @@ pub struct SettingsArgs {
     #[arg(long, env = "KILN_WORKERS", global = true, value_name = "N")]
     pub workers: Option<usize>,
 
+    /// An OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp server) that plans
+    /// descriptions; unset: the offline planner. e.g. http://127.0.0.1:11434/v1
+    #[arg(long, env = "KILN_LLM_BASE_URL", global = true, value_name = "URL")]
+    pub llm_base_url: Option<String>,
+
+    /// The model to ask. [default: gpt-4o-mini]
+    #[arg(long, env = "KILN_LLM_MODEL", global = true, value_name = "NAME")]
+    pub llm_model: Option<String>,
+
+    /// The endpoint's API key, if it needs one. Never logged.
+    #[arg(long, env = "KILN_LLM_API_KEY", global = true, hide_env_values = true)]
+    pub llm_api_key: Option<Secret>,
+
+    /// Apps one person may own. [default: 50]
+    #[arg(long, env = "KILN_MAX_APPS", global = true, value_name = "N")]
+    pub max_apps: Option<i64>,
+
+    /// Generations one person may have queued or running at once. [default: 2]
+    #[arg(long, env = "KILN_MAX_ACTIVE_JOBS", global = true, value_name = "N")]
+    pub max_active_jobs: Option<i64>,
+
+    /// How long a worker's claim on a job lasts without a heartbeat; a job whose worker died is
+    /// taken over after this. [default: 30]
+    #[arg(long, env = "KILN_JOB_LEASE_SECS", global = true, value_name = "SECONDS")]
+    pub job_lease_secs: Option<u64>,
+
     /// Directory of the built portal assets (the wasm bundle, CSS). [default: $LEPTOS_SITE_ROOT
     /// or target/site]
     #[arg(long, env = "KILN_SITE_ROOT", global = true, value_name = "DIR")]
@@ -217,6 +243,10 @@ pub struct Settings {
     pub ses_endpoint: Option<String>,
     pub toolchain_dir: PathBuf,
     pub workers: usize,
+    pub max_apps: i64,
+    pub max_active_jobs: i64,
+    pub job_lease_secs: u64,
+    pub llm: Option<kiln_llm::LlmConfig>,
 }
 
 /// How to reach the SMTP server.
@@ -258,6 +288,12 @@ impl SettingsArgs {
             ses_endpoint: self.ses_endpoint.or(other.ses_endpoint),
             toolchain_dir: self.toolchain_dir.or(other.toolchain_dir),
             workers: self.workers.or(other.workers),
+            llm_base_url: self.llm_base_url.or(other.llm_base_url),
+            llm_model: self.llm_model.or(other.llm_model),
+            llm_api_key: self.llm_api_key.or(other.llm_api_key),
+            max_apps: self.max_apps.or(other.max_apps),
+            max_active_jobs: self.max_active_jobs.or(other.max_active_jobs),
+            job_lease_secs: self.job_lease_secs.or(other.job_lease_secs),
         }
     }
 
@@ -333,6 +369,17 @@ impl SettingsArgs {
                 cache.join("kiln").join("toolchain")
             }),
             workers: a.workers.unwrap_or(2),
+            llm: a.llm_base_url.filter(|u| !u.trim().is_empty()).map(|url| {
+                let mut cfg = kiln_llm::LlmConfig::new(
+                    url,
+                    a.llm_model.unwrap_or_else(|| kiln_llm::DEFAULT_MODEL.to_owned()),
+                );
+                cfg.api_key = a.llm_api_key.map(|k| k.expose().to_owned());
+                cfg
+            }),
+            max_apps: a.max_apps.unwrap_or(50).max(0),
+            max_active_jobs: a.max_active_jobs.unwrap_or(2).max(0),
+            job_lease_secs: a.job_lease_secs.unwrap_or(30).clamp(2, 3600),
         })
     }
 }

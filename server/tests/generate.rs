@@ -151,3 +151,110 @@ async fn a_cancelled_job_stops_and_a_dead_workers_job_resumes_exactly_once() {
     let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
     assert_eq!(detail["versions"].as_array().map(Vec::len), Some(1), "exactly one version");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_generate_on_request_one_job_at_a_time_within_limits() {
+    // No workers: the test runs the queue itself.
+    let app = spawn_with(|s| {
+        s.workers = 0;
+        s.max_apps = 2;
+        s.max_active_jobs = 1;
+    })
+    .await;
+    app.verified_user("drafter@example.com").await;
+    assert_eq!(
+        app.post_json("/api/apps", &json!({"description": ""})).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an unnamed draft needs a description"
+    );
+    let res = app.post_json("/api/apps", &json!({"description": "Notes with a title."})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let draft: Value = res.json().await.expect("json");
+    let app_id = draft["app_id"].as_i64().expect("app");
+    assert!(draft.get("job_id").is_none(), "a draft has no job: {draft}");
+    let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
+    assert!(detail.get("job").is_none() && detail["versions"] == json!([]), "{detail}");
+
+    // Generate: 202 with the job; a second request names the running job.
+    let res = app.post_json(&format!("/api/apps/{app_id}/generate"), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job = res.json::<Value>().await.expect("json")["job_id"].as_i64().expect("job");
+    let res = app.post_json(&format!("/api/apps/{app_id}/generate"), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body: Value = res.json().await.expect("json");
+    assert!(body["message"].as_str().unwrap_or_default().contains(&format!("Job {job}")), "{body}");
+
+    // Limits: one active job per person here, two apps.
+    let res = app.post_json("/api/createApp", &json!({"description": "Books with a title."})).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "a second concurrent job");
+    assert!(res.headers().contains_key("retry-after"));
+    let res = app.post_json("/api/apps", &json!({"name": "Second", "description": ""})).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "a named draft may start empty");
+    let res = app.post_json("/api/apps", &json!({"name": "Third", "description": ""})).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "a third app");
+    let second = app.get("/api/apps").await.json::<Vec<Value>>().await.expect("json")[0]["id"]
+        .as_i64()
+        .expect("id");
+    let res = app.post_json(&format!("/api/apps/{second}/generate"), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "nothing described yet");
+
+    // The live status: server-sent events from the start, ending with the final status.
+    let events = app.client.get(app.url(&format!("/api/jobs/{job}/events"))).send();
+    let runner = {
+        let pipeline = app.state.pipeline.clone();
+        tokio::spawn(async move { pipeline.run_next("w1").await })
+    };
+    let res = events.await.expect("events");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let text = tokio::time::timeout(Duration::from_secs(120), res.text())
+        .await
+        .expect("the stream ends when the job does")
+        .expect("text");
+    runner.await.expect("join").expect("run");
+    for needle in ["\"state\":\"planning\"", "\"state\":\"checking\"", "prettier: passed"] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    let end = text.split("event: end\n").nth(1).expect("an end event");
+    assert!(end.contains("\"state\":\"packaged\""), "{end}");
+    // Resuming after the last event id gives only what came after it.
+    let last_id: i64 = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .filter_map(|v| v.trim().parse().ok())
+        .max()
+        .expect("ids");
+    let tail = app
+        .client
+        .get(app.url(&format!("/api/jobs/{job}/events")))
+        .header("last-event-id", last_id.to_string())
+        .send()
+        .await
+        .expect("resume")
+        .text()
+        .await
+        .expect("text");
+    assert!(!tail.contains("\"kind\":"), "no event repeats: {tail}");
+    assert!(tail.contains("event: end"));
+
+    // Generating the same plan again reuses the checked tree; both versions download.
+    let res = app.post_json(&format!("/api/apps/{app_id}/generate"), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job2 = res.json::<Value>().await.expect("json")["job_id"].as_i64().expect("job");
+    app.state.pipeline.run_next("w1").await.expect("run");
+    let s: Value = app.get(&format!("/api/status?job_id={job2}")).await.json().await.expect("json");
+    assert_eq!(s["state"], "packaged", "{s}");
+    let logs = s["events"].to_string();
+    assert!(logs.contains("checked tree is reused") && !logs.contains("eslint: passed"), "{logs}");
+    let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
+    assert_eq!(detail["versions"][0]["version"], 2);
+    assert_eq!(detail["versions"][0]["changes"], "no files changed");
+    assert_eq!(detail["versions"][1]["description"], "Notes with a title.");
+    for v in [1, 2] {
+        let res = app.get(&format!("/api/apps/{app_id}/versions/{v}/download")).await;
+        assert_eq!(res.status(), StatusCode::OK, "version {v}");
+        assert!(res.bytes().await.expect("zip").starts_with(b"PK"));
+    }
+    let res = app.get(&format!("/api/apps/{app_id}/versions/3/download")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

@@ -5,10 +5,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-const PASSWORD: &str = "correct horse battery staple";
+mod process;
+use process::*;
+
 
 fn python() -> PathBuf {
     let p = std::env::var("KILN_TEST_PYTHON").unwrap_or_default();
@@ -19,35 +20,6 @@ fn python() -> PathBuf {
          target/test-venv/bin/pip install aiosmtpd 'moto[server]')"
     );
     PathBuf::from(p)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    secs: u64,
-    mut f: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn start_smtp(port: u16, maildir: &Path) -> Proc {
@@ -74,49 +46,6 @@ fn start_smtp(port: u16, maildir: &Path) -> Proc {
         .spawn()
         .expect("aiosmtpd");
     Proc(child)
-}
-
-/// Starts `kiln serve` with `env`; returns the process and its base URL once `/healthz` answers.
-/// `operator`: an operator account created first with `kiln user add --operator`.
-async fn start_kiln(
-    env: &[(&str, String)],
-    operator: Option<&str>,
-) -> (Proc, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    if let Some(email) = operator {
-        let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .args(["user", "add", "--operator", "--email", email])
-            .env("KILN_DATA_DIR", dir.path())
-            .env("KILN_USER_PASSWORD", PASSWORD)
-            .env("KILN_LOG", "warn")
-            .stdout(Stdio::null())
-            .status()
-            .expect("kiln user add");
-        assert!(status.success());
-    }
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    cmd.arg("serve")
-        .env("KILN_DATA_DIR", dir.path())
-        .env("KILN_ADDR", format!("127.0.0.1:{port}"))
-        .env("KILN_LOG", "warn")
-        .env("KILN_CONFIG", dir.path().join("none.toml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    // An explicit, missing config file is an error: use an empty one.
-    std::fs::write(dir.path().join("none.toml"), "").expect("config");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = Proc(cmd.spawn().expect("kiln"));
-    let base = format!("http://127.0.0.1:{port}");
-    let health = format!("{base}/healthz");
-    wait_for("kiln to start", 15, || {
-        let h = health.clone();
-        async move { reqwest::get(&h).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
-    })
-    .await;
-    (child, base, dir)
 }
 
 async fn signup(base: &str, email: &str) -> reqwest::Client {

@@ -5,6 +5,7 @@ use crate::components::{FormError, date};
 use crate::error::PortalError;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -22,7 +23,10 @@ pub fn Apps() -> impl IntoView {
     view! {
         <Title text="My apps" />
         <section class="wide">
-            <h1>"My apps"</h1>
+            <div class="title-row">
+                <h1>"My apps"</h1>
+                <A href="/apps/new" attr:class="button">"Create new app"</A>
+            </div>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let user = user.await.ok().flatten();
@@ -51,7 +55,7 @@ pub fn Apps() -> impl IntoView {
                                 {list.into_iter().map(|a| view! {
                                     <li>
                                         <div>
-                                            <strong>{a.name.clone()}</strong>
+                                            <strong><A href=format!("/apps/{}", a.id)>{a.name.clone()}</A></strong>
                                             <span class="muted">" "<code>{a.slug.clone()}</code>
                                             " · created "{date(a.created_at)}
                                             " · "{a.versions}" version(s)"</span>
@@ -67,7 +71,7 @@ pub fn Apps() -> impl IntoView {
                             <div class="empty-state">
                                 <h2>"No apps yet"</h2>
                                 <p>"Apps you describe and generate will be listed here, with their state and last generation."</p>
-                                <p class="hint">"For now apps are created through the JSON API ("<code>"POST /api/createApp"</code>", see the API documentation); the create-app wizard comes next."</p>
+                                <p><A href="/apps/new" attr:class="button">"Create new app"</A></p>
                             </div>
                         }.into_any(),
                     }

@@ -8,4 +8,8 @@ pub mod wire;
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use spec::{Access, AppSpec, Entity, Feature, Field, FieldType};
 pub use validate::{Email, Password, TokenName, local_redirect};
-pub use wire::{ApiTokenInfo, AppSummary, CreatedToken, OutboxEntry, SessionInfo, UserInfo};
+pub use wire::{
+    ApiTokenInfo, AppCreated, AppDetail, AppDraft, AppSummary, CreatedToken, JobEvent, JobStatus,
+    OutboxEntry, SessionInfo,
+    UserInfo, VersionInfo, is_final_state,
+};

@@ -136,6 +136,22 @@ pub fn slugify(name: &str) -> String {
     s.trim_matches('-').to_owned()
 }
 
+/// `task` → `tasks`, `category` → `categories`, `box` → `boxes`.
+pub fn plural(w: &str) -> String {
+    let irregular = [("person", "people"), ("child", "children")];
+    if let Some((_, p)) = irregular.iter().find(|(s, _)| *s == w) {
+        return (*p).to_owned();
+    }
+    let b = w.as_bytes();
+    if w.ends_with('y') && b.len() > 1 && !b"aeiou".contains(&b[b.len() - 2]) {
+        return format!("{}ies", &w[..w.len() - 1]);
+    }
+    if ["s", "x", "z", "ch", "sh"].iter().any(|e| w.ends_with(e)) {
+        return format!("{w}es");
+    }
+    format!("{w}s")
+}
+
 fn valid_name(n: &str) -> bool {
     let b = n.as_bytes();
     !b.is_empty()

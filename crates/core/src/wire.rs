@@ -86,3 +86,95 @@ pub struct AppSummary {
     /// Versions generated so far.
     pub versions: i64,
 }
+
+/// One line of a job's history: a state change or a log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEvent {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// `state` or `log`.
+    pub kind: String,
+    pub state: String,
+    pub progress: i64,
+    pub message: String,
+}
+
+/// A generation job as the status page and `GET /api/status` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub job_id: i64,
+    pub app_id: i64,
+    /// queued, planning, generating, checking, repairing, packaging, packaged, failed, cancelled.
+    pub state: String,
+    /// 0–100.
+    pub progress: i64,
+    pub events: Vec<JobEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
+}
+
+impl JobStatus {
+    /// Whether the job has stopped (successfully or not).
+    pub fn finished(&self) -> bool {
+        is_final_state(&self.state)
+    }
+}
+
+/// Whether a job in `state` has stopped for good.
+pub fn is_final_state(state: &str) -> bool {
+    matches!(state, "packaged" | "live" | "failed" | "cancelled")
+}
+
+/// One generated version of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub version: i64,
+    pub job_id: i64,
+    pub git_commit: String,
+    /// Files in the generated tree.
+    pub files: i64,
+    /// The description it was generated from.
+    pub description: String,
+    /// What changed against the previous version, e.g. "3 files changed".
+    pub changes: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// An app with its versions and its newest job: the app page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppDetail {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub created_at: i64,
+    pub versions: Vec<VersionInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobStatus>,
+    /// The plan of the newest version, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<crate::AppSpec>,
+}
+
+/// The answer to creating or generating an app: its queued job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppCreated {
+    pub app_id: i64,
+    pub job_id: i64,
+    pub slug: String,
+}
+
+/// The answer to creating a draft app (no job yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppDraft {
+    pub app_id: i64,
+    pub slug: String,
+}

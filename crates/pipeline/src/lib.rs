@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-use kiln_core::{ApiError, AppSpec, ErrorCode};
+pub mod toolchain;
+
+use kiln_core::{ApiError, AppDetail, AppSpec, ErrorCode, JobEvent, JobStatus, VersionInfo};
 use kiln_sandbox::Sandbox;
 use kiln_store::{Clock, Db, StoreError, apps, jobs};
 use serde::{Deserialize, Serialize};
@@ -8,8 +10,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const LEASE_MS: i64 = 30_000;
-const HEARTBEAT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -40,12 +40,26 @@ pub struct Payload {
     pub spec: Option<AppSpec>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Created {
-    pub app_id: i64,
-    pub job_id: i64,
-    pub slug: String,
+/// Per-owner limits; a request beyond them answers 429.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Apps one person may own.
+    pub max_apps: i64,
+    /// Jobs one person may have queued or running at once.
+    pub max_active_jobs: i64,
 }
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_apps: 50, max_active_jobs: 2 }
+    }
+}
+
+/// A draft app: described, not generated yet.
+pub type Draft = kiln_core::AppDraft;
+
+/// A queued generation.
+pub type Created = kiln_core::AppCreated;
 
 /// The generate pipeline. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -54,11 +68,313 @@ pub struct Pipeline {
     clock: Clock,
     sandbox: Sandbox,
     data_dir: PathBuf,
+    limits: Limits,
+    toolchain: toolchain::Toolchain,
+    /// How long a claim lasts without a heartbeat.
+    lease: Duration,
+    /// The model that plans descriptions, when one is configured.
+    llm: Option<kiln_llm::LlmPlanner>,
 }
 
 impl Pipeline {
     pub fn new(db: Db, clock: Clock, sandbox: Sandbox, data_dir: PathBuf) -> Self {
-        Self { db, clock, sandbox, data_dir }
+        let toolchain = toolchain::Toolchain::new(sandbox.toolchain.clone());
+        Self {
+            db,
+            clock,
+            sandbox,
+            data_dir,
+            limits: Limits::default(),
+            toolchain,
+            lease: Duration::from_secs(30),
+            llm: None,
+        }
+    }
+
+    /// How long a worker's claim lasts without a heartbeat (heartbeats come 6 times as often).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Plans through this model (falling back to the offline planner).
+    pub fn with_llm(mut self, llm: Option<kiln_llm::LlmPlanner>) -> Self {
+        self.llm = llm;
+        self
+    }
+
+    /// The plan of a description: empty → 422, too long → 413; the model's plan when one is
+    /// configured and answers validly, else the offline planner's.
+    pub async fn plan(&self, description: &str) -> Result<kiln_llm::Planned, PipelineError> {
+        kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
+        Ok(kiln_llm::plan(self.llm.as_ref(), description.trim()).await)
+    }
+
+    /// Asks a job of `owner_id`'s to stop at its next stage boundary; 409 when it has finished.
+    pub async fn cancel(&self, owner_id: i64, job_id: i64) -> Result<(), PipelineError> {
+        self.job_status(owner_id, job_id, i64::MAX).await?;
+        if !jobs::request_cancel(&self.db, job_id, self.clock.now()).await? {
+            return Err(PipelineError::Refused(ApiError::new(
+                ErrorCode::Conflict,
+                "The job has already finished.",
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The JS toolchain the checks use (installed in the background when missing).
+    pub fn toolchain(&self) -> &toolchain::Toolchain {
+        &self.toolchain
+    }
+
+    async fn check_app_limit(&self, owner_id: i64) -> Result<(), PipelineError> {
+        if apps::count_by_owner(&self.db, owner_id).await? >= self.limits.max_apps {
+            return Err(PipelineError::Refused(ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "You have reached the limit of {} apps on this instance.",
+                    self.limits.max_apps
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    async fn check_job_limit(&self, owner_id: i64) -> Result<(), PipelineError> {
+        let active = jobs::active_count_for_owner(&self.db, owner_id).await?;
+        if active >= self.limits.max_active_jobs {
+            let mut e = ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "You already have {active} generation(s) running; at most {} may run at once. \
+                     Try again when one has finished.",
+                    self.limits.max_active_jobs
+                ),
+            );
+            e.retry_after = Some(10);
+            return Err(PipelineError::Refused(e));
+        }
+        Ok(())
+    }
+
+    fn checked_name(
+        name: Option<&str>,
+        spec: Option<&AppSpec>,
+        planned: impl FnOnce() -> String,
+    ) -> Result<String, PipelineError> {
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .or_else(|| spec.map(|s| s.name.clone()))
+            .unwrap_or_else(planned);
+        if name.chars().count() > 80 {
+            return Err(PipelineError::Refused(ApiError::invalid(
+                "name",
+                "Use at most 80 characters.",
+            )));
+        }
+        Ok(name)
+    }
+
+    /// Stores a draft app (no job): people can describe it before generating.
+    pub async fn create_draft(
+        &self,
+        owner_id: i64,
+        description: &str,
+        name: Option<&str>,
+    ) -> Result<Draft, PipelineError> {
+        let named = name.is_some_and(|n| !n.trim().is_empty());
+        // A named draft may start empty; otherwise the description is what names it.
+        let planned = if named && description.trim().is_empty() {
+            None
+        } else {
+            Some(kiln_planner::plan_description(description).map_err(PipelineError::Refused)?)
+        };
+        let name = Self::checked_name(name, None, || {
+            planned.as_ref().map(|p| p.name.clone()).unwrap_or_default()
+        })?;
+        self.check_app_limit(owner_id).await?;
+        let slug = self.free_slug(&name).await?;
+        let mut tx = self.db.begin_write().await?;
+        let app_id =
+            apps::insert(&mut tx, owner_id, &name, &slug, description.trim(), self.clock.now())
+                .await?;
+        tx.commit().await?;
+        tracing::info!(app_id, %slug, "draft app created");
+        Ok(Draft { app_id, slug })
+    }
+
+    /// Queues a generation of an existing app: with `description`, that becomes the app's
+    /// description; with `spec`, the reviewed plan is used as is. 409 naming the running job
+    /// when the app already has one.
+    pub async fn generate(
+        &self,
+        owner_id: i64,
+        app_id: i64,
+        description: Option<&str>,
+        spec: Option<AppSpec>,
+    ) -> Result<Created, PipelineError> {
+        let app = self.owned_app(owner_id, app_id).await?;
+        let description = description.map(str::trim).unwrap_or(app.description.as_str());
+        kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
+        if let Some(s) = &spec {
+            s.validate().map_err(PipelineError::Refused)?;
+        }
+        if let Some(running) = jobs::active_for_app(&self.db, app_id).await? {
+            return Err(Self::busy(&running));
+        }
+        self.check_job_limit(owner_id).await?;
+        let payload =
+            serde_json::to_string(&Payload { description: description.to_owned(), spec })
+                .expect("payload serialises");
+        let now = self.clock.now();
+        let mut tx = self.db.begin_write().await?;
+        apps::set_description(&mut tx, app_id, description, now).await?;
+        let job_id = match jobs::enqueue(&mut tx, app_id, "generate", &payload, 3, now).await {
+            Ok(id) => id,
+            // Raced with another request: name the job that won.
+            Err(StoreError::Conflict(_)) => {
+                drop(tx);
+                return Err(match jobs::active_for_app(&self.db, app_id).await? {
+                    Some(j) => Self::busy(&j),
+                    None => PipelineError::Refused(ApiError::new(
+                        ErrorCode::Conflict,
+                        "Another generation of this app has just started.",
+                    )),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        tracing::info!(app_id, job_id, "generation queued");
+        Ok(Created { app_id, job_id, slug: app.slug })
+    }
+
+    fn busy(job: &jobs::JobRow) -> PipelineError {
+        PipelineError::Refused(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "Job {} is already {} for this app; wait for it or cancel it \
+                 (POST /api/jobs/{}/cancel).",
+                job.id,
+                if job.state == "queued" { "queued".to_owned() } else { format!("running ({})", job.state) },
+                job.id
+            ),
+        ))
+    }
+
+    /// The app if `owner_id` owns it; 404 otherwise (another person's app does not exist).
+    pub async fn owned_app(&self, owner_id: i64, app_id: i64) -> Result<apps::AppRow, PipelineError> {
+        match apps::get(&self.db, app_id).await? {
+            Some(a) if a.owner_id == owner_id => Ok(a),
+            _ => Err(PipelineError::Refused(ApiError::new(ErrorCode::NotFound, "No such app."))),
+        }
+    }
+
+    /// A job of one of `owner_id`'s apps, with its events after `after_event`.
+    pub async fn job_status(
+        &self,
+        owner_id: i64,
+        job_id: i64,
+        after_event: i64,
+    ) -> Result<JobStatus, PipelineError> {
+        let job = jobs::get(&self.db, job_id)
+            .await?
+            .ok_or_else(|| PipelineError::Refused(ApiError::new(ErrorCode::NotFound, "No such job.")))?;
+        self.owned_app(owner_id, job.app_id).await?;
+        self.status_of(job, after_event).await
+    }
+
+    async fn status_of(&self, job: jobs::JobRow, after_event: i64) -> Result<JobStatus, PipelineError> {
+        let events = jobs::events(&self.db, job.id, after_event)
+            .await?
+            .into_iter()
+            .map(|e| JobEvent {
+                id: e.id,
+                at: e.at,
+                kind: e.kind,
+                state: e.state,
+                progress: e.progress,
+                message: e.message,
+            })
+            .collect();
+        // A job that failed keeps the reason in `error`; one still retrying shows it in events.
+        let error = if job.state == "failed" { job.error } else { None };
+        Ok(JobStatus {
+            job_id: job.id,
+            app_id: job.app_id,
+            state: job.state,
+            progress: job.progress,
+            events,
+            url: None,
+            error,
+            created_at: job.created_at,
+            finished_at: job.finished_at,
+        })
+    }
+
+    /// The app page: the app, its versions (newest first) and its newest job.
+    pub async fn app_detail(&self, owner_id: i64, app_id: i64) -> Result<AppDetail, PipelineError> {
+        let a = self.owned_app(owner_id, app_id).await?;
+        let rows = apps::versions(&self.db, app_id).await?;
+        let spec = rows.first().and_then(|v| serde_json::from_str(&v.spec).ok());
+        let versions = rows
+            .into_iter()
+            .map(|v| VersionInfo {
+                version: v.version,
+                job_id: v.job_id,
+                git_commit: v.git_commit,
+                files: v.files,
+                description: v.description,
+                changes: v.changes,
+                created_at: v.created_at,
+            })
+            .collect();
+        let job = match jobs::latest_for_app(&self.db, app_id).await? {
+            Some(j) => Some(self.status_of(j, 0).await?),
+            None => None,
+        };
+        Ok(AppDetail {
+            id: a.id,
+            name: a.name,
+            slug: a.slug,
+            description: a.description,
+            created_at: a.created_at,
+            versions,
+            job,
+            spec,
+        })
+    }
+
+    /// The archive of one version (the newest when `version` is `None`): the app's slug and the
+    /// zip's path.
+    pub async fn archive(
+        &self,
+        owner_id: i64,
+        app_id: i64,
+        version: Option<i64>,
+    ) -> Result<(String, i64, PathBuf), PipelineError> {
+        let a = self.owned_app(owner_id, app_id).await?;
+        let row = match version {
+            Some(v) => apps::version(&self.db, app_id, v).await?,
+            None => apps::versions(&self.db, app_id).await?.into_iter().next(),
+        };
+        let row = row.ok_or_else(|| {
+            PipelineError::Refused(ApiError::new(
+                ErrorCode::NotFound,
+                match version {
+                    Some(v) => format!("This app has no version {v}."),
+                    None => "This app has no generated version yet.".to_owned(),
+                },
+            ))
+        })?;
+        Ok((a.slug, row.version, PathBuf::from(row.archive)))
     }
 
     /// Stores a new app with its queued generate job, in one transaction.
@@ -75,18 +391,9 @@ impl Pipeline {
         if let Some(s) = &spec {
             s.validate().map_err(PipelineError::Refused)?;
         }
-        let name = name
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .or_else(|| spec.as_ref().map(|s| s.name.clone()))
-            .unwrap_or(planned.name);
-        if name.chars().count() > 80 {
-            return Err(PipelineError::Refused(ApiError::invalid(
-                "name",
-                "Use at most 80 characters.",
-            )));
-        }
+        let name = Self::checked_name(name, spec.as_ref(), || planned.name)?;
+        self.check_app_limit(owner_id).await?;
+        self.check_job_limit(owner_id).await?;
         let slug = self.free_slug(&name).await?;
         let payload =
             serde_json::to_string(&Payload { description: description.trim().to_owned(), spec })
@@ -117,17 +424,19 @@ impl Pipeline {
 
     /// Claims and runs the next due job; `Ok(None)` when there is none.
     pub async fn run_next(&self, worker: &str) -> Result<Option<i64>, StoreError> {
-        let Some(job) = jobs::claim(&self.db, worker, self.clock.now(), LEASE_MS).await? else {
+        let lease_ms = self.lease.as_millis() as i64;
+        let Some(job) = jobs::claim(&self.db, worker, self.clock.now(), lease_ms).await? else {
             return Ok(None);
         };
         let id = job.id;
         // Keep the lease while the stages run.
         let beat = {
             let (db, clock, w) = (self.db.clone(), self.clock.clone(), worker.to_owned());
+            let every = self.lease / 6;
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(HEARTBEAT).await;
-                    if !jobs::heartbeat(&db, id, &w, clock.now(), LEASE_MS).await.unwrap_or(false) {
+                    tokio::time::sleep(every).await;
+                    if !jobs::heartbeat(&db, id, &w, clock.now(), lease_ms).await.unwrap_or(false) {
                         return;
                     }
                 }
@@ -193,14 +502,50 @@ impl Pipeline {
         Ok(())
     }
 
+    async fn log(&self, job: &jobs::JobRow, message: &str) {
+        if let Err(e) = jobs::log(&self.db, job.id, message, self.clock.now()).await {
+            tracing::warn!(job_id = job.id, error = %e, "could not record a job event");
+        }
+    }
+
+    /// Prettier, ESLint and `node --test` in the sandbox, once the toolchain is there.
+    async fn run_checks(&self, job: &jobs::JobRow, work: &Path) -> Result<(), Stop> {
+        if !self.toolchain.ready() {
+            if self.toolchain.installing() {
+                self.log(job, "waiting for the JS toolchain to finish installing").await;
+            }
+            if !self.toolchain.wait_ready(Duration::from_secs(20 * 60)).await {
+                // Retried later: the installation may still finish, or an operator fix it.
+                return Err(Stop::Transient(self.toolchain.problem()));
+            }
+        }
+        let runs =
+            kiln_codegen::check(&self.sandbox, work).await.map_err(|e| Stop::Transient(e.to_string()))?;
+        for r in &runs {
+            self.log(job, &format!("{}: {}", r.tool, if r.passed { "passed" } else { "failed" }))
+                .await;
+        }
+        if let Some(bad) = runs.iter().find(|r| !r.passed) {
+            return Err(Stop::Failed(format!("{} failed:\n{}", bad.tool, bad.output)));
+        }
+        Ok(())
+    }
+
     async fn run_stages(&self, job: &jobs::JobRow, worker: &str) -> Result<(), Stop> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|e| Stop::Failed(format!("the job's payload is unreadable: {e}")))?;
 
         self.stage(job, worker, "planning", 10, "reading the description").await?;
         let spec = match payload.spec {
-            Some(s) => s,
-            None => kiln_planner::plan(&payload.description),
+            Some(s) => {
+                self.log(job, "using the reviewed plan").await;
+                s
+            }
+            None => {
+                let planned = kiln_llm::plan(self.llm.as_ref(), &payload.description).await;
+                self.log(job, &planned.note).await;
+                planned.spec
+            }
         };
         let app = apps::get(&self.db, job.app_id)
             .await
@@ -228,7 +573,14 @@ impl Pipeline {
         let work_root = std::env::temp_dir().join("kiln-work");
         let _ = std::fs::create_dir_all(&work_root);
         set_mode(&work_root, 0o711);
-        let work = work_root.join(format!("{}-job-{}", std::process::id(), job.id));
+        // Named by instance and job (not process): a run after a crash replaces the dead one's.
+        let instance = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            self.data_dir.hash(&mut h);
+            h.finish()
+        };
+        let work = work_root.join(format!("{instance:016x}-job-{}", job.id));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).map_err(|e| Stop::Transient(e.to_string()))?;
         set_mode(&work, 0o755);
@@ -236,41 +588,17 @@ impl Pipeline {
 
         self.stage(job, worker, "checking", 50, "Prettier, ESLint and node --test in the sandbox")
             .await?;
-        let installed = self
-            .sandbox
-            .toolchain
-            .as_ref()
-            .is_some_and(|t| t.join("node_modules/.bin/eslint").exists());
-        if !installed {
-            // Retried later: an operator can install it (scripts/setup --test) meanwhile.
-            return Err(Stop::Transient(format!(
-                "the JS toolchain is not installed in {} (run scripts/setup --test)",
-                self.sandbox
-                    .toolchain
-                    .as_ref()
-                    .map(|t| t.display().to_string())
-                    .unwrap_or_default()
-            )));
-        }
-        let runs = kiln_codegen::check(&self.sandbox, &work)
-            .await
-            .map_err(|e| Stop::Transient(e.to_string()))?;
-        for r in &runs {
-            let _ = jobs::log(
-                &self.db,
-                job.id,
-                &format!("{}: {}", r.tool, if r.passed { "passed" } else { "failed" }),
-                self.clock.now(),
-            )
-            .await;
-        }
-        if let Some(bad) = runs.iter().find(|r| !r.passed) {
-            return Err(Stop::Failed(format!("{} failed:\n{}", bad.tool, bad.output)));
+        let cached = apps::has_tree(&self.db, app.id, &tree.key).await.map_err(transient)?;
+        if cached {
+            self.log(job, "the same plan and templates as an earlier version: its checked tree is reused")
+                .await;
+        } else {
+            self.run_checks(job, &work).await?;
         }
 
         self.stage(job, worker, "packaging", 80, "committing and archiving").await?;
         let repo = self.data_dir.join("repos").join(app.id.to_string());
-        let commit = commit_tree(
+        let (commit, changes) = commit_tree(
             &repo,
             &tree,
             &format!("Generation {} — {}", job.id, first_line(&payload.description)),
@@ -282,14 +610,20 @@ impl Pipeline {
         let archive = archives.join(format!("job-{}.zip", job.id));
         write_zip(&archive, &app.slug, &tree).map_err(|e| Stop::Transient(e.to_string()))?;
         let spec_json = serde_json::to_string(&spec).expect("spec serialises");
+        let archive_path = archive.display().to_string();
         let version = apps::record_version(
             &self.db,
-            app.id,
-            job.id,
-            &spec_json,
-            &commit,
-            &archive.display().to_string(),
-            tree.files.len() as i64,
+            &apps::NewVersion {
+                app_id: app.id,
+                job_id: job.id,
+                spec: &spec_json,
+                git_commit: &commit,
+                archive: &archive_path,
+                files: tree.files.len() as i64,
+                description: &payload.description,
+                changes: &changes,
+                tree_key: &tree.key,
+            },
             self.clock.now(),
         )
         .await
@@ -352,11 +686,6 @@ impl Pipeline {
         }
         Ok(out)
     }
-
-    /// The archive of an app's newest version.
-    pub async fn latest_archive(&self, app_id: i64) -> Result<Option<PathBuf>, StoreError> {
-        Ok(apps::versions(&self.db, app_id).await?.first().map(|v| PathBuf::from(&v.archive)))
-    }
 }
 
 enum Stop {
@@ -384,12 +713,12 @@ fn set_mode(dir: &Path, mode: u32) {
 }
 
 /// Replaces the repository's tree with `tree` and commits it (no commit when nothing changed);
-/// returns the head commit.
+/// returns the head commit and what changed against the previous commit.
 async fn commit_tree(
     repo: &Path,
     tree: &kiln_codegen::Tree,
     message: &str,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     std::fs::create_dir_all(repo).map_err(|e| e.to_string())?;
     let git = |args: Vec<String>| {
         let repo = repo.to_owned();
@@ -433,10 +762,20 @@ async fn commit_tree(
     tree.write(repo).map_err(|e| e.to_string())?;
     git(vec!["add".into(), "-A".into()]).await?;
     let changed = git(vec!["status".into(), "--porcelain".into()]).await?;
+    let first = git(vec!["rev-parse".into(), "-q".into(), "--verify".into(), "HEAD".into()])
+        .await
+        .is_err();
+    let changes = if changed.is_empty() {
+        "no files changed".to_owned()
+    } else if first {
+        format!("{} files added", tree.files.len())
+    } else {
+        git(vec!["diff".into(), "--cached".into(), "--shortstat".into()]).await?
+    };
     if !changed.is_empty() {
         git(vec!["commit".into(), "-q".into(), "-m".into(), message.to_owned()]).await?;
     }
-    git(vec!["rev-parse".into(), "HEAD".into()]).await
+    Ok((git(vec!["rev-parse".into(), "HEAD".into()]).await?, changes))
 }
 
 fn write_zip(path: &Path, slug: &str, tree: &kiln_codegen::Tree) -> std::io::Result<()> {

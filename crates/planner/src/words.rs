@@ -164,21 +164,7 @@ pub fn singular(w: &str) -> String {
     lower
 }
 
-/// `task` → `tasks`, `category` → `categories`, `box` → `boxes`.
-pub fn plural(w: &str) -> String {
-    let irregular = [("person", "people"), ("child", "children")];
-    if let Some((_, p)) = irregular.iter().find(|(s, _)| *s == w) {
-        return (*p).to_owned();
-    }
-    let b = w.as_bytes();
-    if w.ends_with('y') && b.len() > 1 && !b"aeiou".contains(&b[b.len() - 2]) {
-        return format!("{}ies", &w[..w.len() - 1]);
-    }
-    if ["s", "x", "z", "ch", "sh"].iter().any(|e| w.ends_with(e)) {
-        return format!("{w}es");
-    }
-    format!("{w}s")
-}
+pub use kiln_core::spec::plural;
 
 /// The words of a phrase, lower-case, punctuation split off.
 pub fn words(s: &str) -> Vec<String> {

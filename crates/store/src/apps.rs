@@ -59,39 +59,83 @@ pub struct VersionRow {
     pub archive: String,
     pub files: i64,
     pub created_at: Millis,
+    pub description: String,
+    pub changes: String,
+    pub tree_key: String,
 }
 
-const VERSION_COLUMNS: &str =
-    "id, app_id, job_id, version, spec, git_commit, archive, files, created_at";
+const VERSION_COLUMNS: &str = "id, app_id, job_id, version, spec, git_commit, archive, files, \
+                               created_at, description, changes, tree_key";
+
+/// What a new version records.
+#[derive(Debug, Clone)]
+pub struct NewVersion<'a> {
+    pub app_id: i64,
+    pub job_id: i64,
+    pub spec: &'a str,
+    pub git_commit: &'a str,
+    pub archive: &'a str,
+    pub files: i64,
+    pub description: &'a str,
+    pub changes: &'a str,
+    pub tree_key: &'a str,
+}
 
 /// Records the version a job produced; idempotent per job (a job that is run again after its
 /// worker died does not add a second version). Returns the version number.
-#[allow(clippy::too_many_arguments)]
-pub async fn record_version(
-    db: &Db,
-    app_id: i64,
-    job_id: i64,
-    spec: &str,
-    git_commit: &str,
-    archive: &str,
-    files: i64,
-    now: Millis,
-) -> Result<i64, StoreError> {
+pub async fn record_version(db: &Db, v: &NewVersion<'_>, now: Millis) -> Result<i64, StoreError> {
     let mut tx = db.begin_write().await?;
     let existing: Option<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(
-        "SELECT version FROM app_versions WHERE job_id = $1").bind(job_id).fetch_optional(c).await)?;
-    if let Some(v) = existing {
-        return Ok(v);
+        "SELECT version FROM app_versions WHERE job_id = $1").bind(v.job_id).fetch_optional(c).await)?;
+    if let Some(n) = existing {
+        return Ok(n);
     }
     let next: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM app_versions WHERE app_id = $1")
-        .bind(app_id).fetch_one(c).await)?;
+        .bind(v.app_id).fetch_one(c).await)?;
     let q = "INSERT INTO app_versions (app_id, job_id, version, spec, git_commit, archive, files, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    on_tx!(&mut tx, c => sqlx::query(q).bind(app_id).bind(job_id).bind(next).bind(spec)
-        .bind(git_commit).bind(archive).bind(files).bind(now).execute(c).await.map(|_| ()))?;
+             created_at, description, changes, tree_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    on_tx!(&mut tx, c => sqlx::query(q).bind(v.app_id).bind(v.job_id).bind(next).bind(v.spec)
+        .bind(v.git_commit).bind(v.archive).bind(v.files).bind(now).bind(v.description)
+        .bind(v.changes).bind(v.tree_key).execute(c).await.map(|_| ()))?;
     tx.commit().await?;
     Ok(next)
+}
+
+/// One version of an app.
+pub async fn version(db: &Db, app_id: i64, version: i64) -> Result<Option<VersionRow>, StoreError> {
+    let q = format!(
+        "SELECT {VERSION_COLUMNS} FROM app_versions WHERE app_id = $1 AND version = $2"
+    );
+    Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(app_id).bind(version)
+        .fetch_optional(c).await)?)
+}
+
+/// Whether a version of the app was already generated (and checked) from this tree.
+pub async fn has_tree(db: &Db, app_id: i64, tree_key: &str) -> Result<bool, StoreError> {
+    let n: i64 = on_db!(db, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM app_versions WHERE app_id = $1 AND tree_key = $2")
+        .bind(app_id).bind(tree_key).fetch_one(c).await)?;
+    Ok(n > 0)
+}
+
+/// How many apps an owner has.
+pub async fn count_by_owner(db: &Db, owner_id: i64) -> Result<i64, StoreError> {
+    Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner_id = $1")
+        .bind(owner_id).fetch_one(c).await)?)
+}
+
+/// Replaces the app's current description (in the caller's transaction).
+pub async fn set_description(
+    tx: &mut Tx,
+    id: i64,
+    description: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("UPDATE apps SET description = $1, updated_at = $2 WHERE id = $3")
+        .bind(description).bind(now).bind(id).execute(c).await.map(|_| ()))?;
+    Ok(())
 }
 
 /// The app's versions, newest first.

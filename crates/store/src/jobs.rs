@@ -251,3 +251,10 @@ pub async fn latest_for_app(db: &Db, app_id: i64) -> Result<Option<JobRow>, Stor
         on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(app_id).fetch_optional(c).await)?,
     )
 }
+
+/// How many unfinished jobs the apps of one owner have.
+pub async fn active_count_for_owner(db: &Db, owner_id: i64) -> Result<i64, StoreError> {
+    let q = "SELECT COUNT(*) FROM jobs JOIN apps ON apps.id = jobs.app_id \
+             WHERE apps.owner_id = $1 AND jobs.finished_at IS NULL";
+    Ok(on_db!(db, c => sqlx::query_scalar(q).bind(owner_id).fetch_one(c).await)?)
+}

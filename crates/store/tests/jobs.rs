@@ -159,3 +159,42 @@ async fn deleting_a_user_removes_their_apps_and_jobs() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn versions_are_numbered_once_per_job_and_owners_are_counted() -> anyhow::Result<()> {
+    for t in databases().await {
+        let db = &t.db;
+        let a = app(db, "counted").await?;
+        let owner = apps::get(db, a).await?.expect("app").owner_id;
+        assert_eq!(apps::count_by_owner(db, owner).await?, 1, "{}", t.label);
+        assert_eq!(jobs::active_count_for_owner(db, owner).await?, 0);
+        let j = enqueue(db, a, 10).await?;
+        assert_eq!(jobs::active_count_for_owner(db, owner).await?, 1, "{}", t.label);
+        let v = apps::NewVersion {
+            app_id: a,
+            job_id: j,
+            spec: "{}",
+            git_commit: "abc",
+            archive: "a.zip",
+            files: 3,
+            description: "a todo list",
+            changes: "3 files added",
+            tree_key: "k1",
+        };
+        assert_eq!(apps::record_version(db, &v, 20).await?, 1);
+        // The same job again (its worker died after recording) keeps its number.
+        assert_eq!(apps::record_version(db, &v, 21).await?, 1, "{}", t.label);
+        let claimed = jobs::claim(db, "w1", 30, 1_000).await?.expect("claim");
+        assert!(jobs::finish(db, claimed.id, "w1", "packaged", None, 31).await?);
+        let j2 = enqueue(db, a, 40).await?;
+        let v2 = apps::NewVersion { job_id: j2, tree_key: "k2", ..v };
+        assert_eq!(apps::record_version(db, &v2, 50).await?, 2, "{}", t.label);
+        let listed: Vec<i64> = apps::versions(db, a).await?.iter().map(|v| v.version).collect();
+        assert_eq!(listed, vec![2, 1]);
+        let one = apps::version(db, a, 1).await?.expect("v1");
+        assert_eq!((one.description.as_str(), one.tree_key.as_str()), ("a todo list", "k1"));
+        assert!(apps::version(db, a, 3).await?.is_none());
+        assert!(apps::has_tree(db, a, "k2").await? && !apps::has_tree(db, a, "k3").await?);
+    }
+    Ok(())
+}

@@ -1,18 +1,29 @@
-//! Apps and their generation jobs: `POST /api/createApp`, `GET /api/status?job_id=`,
-//! `GET /api/apps`, `GET /api/apps/{id}`, `GET /api/apps/{id}/download`,
-//! `POST /api/jobs/{id}/cancel`.
+//! Apps and their generation jobs: `POST /api/apps` (a draft), `POST /api/createApp`,
+//! `POST /api/apps/{id}/generate`, `GET /api/status?job_id=`, `GET /api/jobs/{id}/events`
+//! (server-sent events), `GET /api/apps`, `GET /api/apps/{id}`, `GET /api/apps/{id}/download`,
+//! `GET /api/apps/{id}/versions/{version}/download`, `POST /api/jobs/{id}/cancel`.
+//! Each is a shim over `kiln_pipeline::Pipeline`.
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{ApiJson, ApiPath, CurrentUser};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use kiln_core::{AppSpec, ErrorCode};
-use kiln_store::{apps, jobs};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use futures_util::Stream;
+use kiln_core::{AppDetail, AppSpec, ErrorCode, JobStatus};
+use kiln_pipeline::PipelineError;
+use kiln_store::jobs;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+fn refused(e: PipelineError) -> HttpError {
+    HttpError(e.into())
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,15 +46,65 @@ pub async fn create(
         .pipeline
         .create_app(id.user_id, &body.description, body.name.as_deref(), body.spec)
         .await
-        .map_err(|e| HttpError(e.into()))?;
+        .map_err(refused)?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn owned_app(state: &AppState, user_id: i64, app_id: i64) -> HttpResult<apps::AppRow> {
-    match apps::get(&state.db, app_id).await? {
-        Some(a) if a.owner_id == user_id => Ok(a),
-        _ => Err(HttpError::new(ErrorCode::NotFound, "No such app.")),
-    }
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDraft {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// → 201 `{app_id, slug}`: a draft app, no job.
+pub async fn create_draft(
+    State(state): State<AppState>,
+    CurrentUser(id): CurrentUser,
+    ApiJson(body): ApiJson<CreateDraft>,
+) -> HttpResult<(StatusCode, Json<kiln_pipeline::Draft>)> {
+    state.accounts.require_verified(id.user_id).await?;
+    let draft = state
+        .pipeline
+        .create_draft(id.user_id, &body.description, body.name.as_deref())
+        .await
+        .map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(draft)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Generate {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub spec: Option<AppSpec>,
+}
+
+/// → 202 `{job_id, app_id, slug}`; 409 naming the running job.
+pub async fn generate(
+    State(state): State<AppState>,
+    CurrentUser(id): CurrentUser,
+    ApiPath(app_id): ApiPath<i64>,
+    body: axum::body::Bytes,
+) -> HttpResult<(StatusCode, Json<kiln_pipeline::Created>)> {
+    state.accounts.require_verified(id.user_id).await?;
+    // The body is optional: without one, the app's current description is generated.
+    let body: Generate = if body.iter().all(u8::is_ascii_whitespace) {
+        Generate::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            HttpError::new(ErrorCode::BadRequest, format!("The body is not valid JSON for this endpoint: {e}"))
+        })?
+    };
+    let created = state
+        .pipeline
+        .generate(id.user_id, app_id, body.description.as_deref(), body.spec)
+        .await
+        .map_err(refused)?;
+    Ok((StatusCode::ACCEPTED, Json(created)))
 }
 
 #[derive(Deserialize)]
@@ -51,46 +112,101 @@ pub struct StatusQuery {
     job_id: Option<i64>,
 }
 
-#[derive(Serialize)]
-pub struct Status {
-    pub job_id: i64,
-    pub app_id: i64,
-    pub state: String,
-    pub progress: i64,
-    pub events: Vec<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// → `{job_id, app_id, state, progress, events, url?, error?}`.
+/// → `{job_id, app_id, state, progress, events, url?, error?, created_at, finished_at?}`.
 pub async fn status(
     State(state): State<AppState>,
     CurrentUser(id): CurrentUser,
     Query(q): Query<StatusQuery>,
-) -> HttpResult<Json<Status>> {
+) -> HttpResult<Json<JobStatus>> {
     let job_id = q
         .job_id
         .ok_or_else(|| HttpError(kiln_core::ApiError::invalid("job_id", "Give the job_id.")))?;
-    let job = jobs::get(&state.db, job_id)
-        .await?
-        .ok_or_else(|| HttpError::new(ErrorCode::NotFound, "No such job."))?;
-    owned_app(&state, id.user_id, job.app_id).await?;
-    let events = jobs::events(&state.db, job_id, 0)
-        .await?
-        .into_iter()
-        .map(|e| json!({"at": e.at, "kind": e.kind, "state": e.state, "progress": e.progress, "message": e.message}))
-        .collect();
-    Ok(Json(Status {
+    Ok(Json(state.pipeline.job_status(id.user_id, job_id, 0).await.map_err(refused)?))
+}
+
+/// `text/event-stream` of a job: an `event` per job event (JSON of `JobEvent`, with its id, so
+/// a reconnecting client resumes after `Last-Event-ID`), then one `end` with the final status.
+pub async fn events(
+    State(state): State<AppState>,
+    CurrentUser(id): CurrentUser,
+    ApiPath(job_id): ApiPath<i64>,
+    headers: HeaderMap,
+) -> HttpResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Ownership is checked once, before anything is streamed.
+    state.pipeline.job_status(id.user_id, job_id, i64::MAX).await.map_err(refused)?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    struct Follow {
+        db: kiln_store::Db,
+        pipeline: kiln_pipeline::Pipeline,
+        owner: i64,
+        job_id: i64,
+        after: i64,
+        queue: VecDeque<Event>,
+        done: bool,
+    }
+    let start = Follow {
+        db: state.db.clone(),
+        pipeline: state.pipeline.clone(),
+        owner: id.user_id,
         job_id,
-        app_id: job.app_id,
-        state: job.state,
-        progress: job.progress,
-        events,
-        url: None,
-        error: job.error,
-    }))
+        after,
+        queue: VecDeque::new(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(start, |mut f| async move {
+        loop {
+            if let Some(e) = f.queue.pop_front() {
+                return Some((Ok(e), f));
+            }
+            if f.done {
+                return None;
+            }
+            // Events are rows: polling the database follows workers in other processes too.
+            match jobs::events(&f.db, f.job_id, f.after).await {
+                Ok(rows) => {
+                    for r in rows {
+                        f.after = r.id;
+                        let ev = kiln_core::JobEvent {
+                            id: r.id,
+                            at: r.at,
+                            kind: r.kind,
+                            state: r.state,
+                            progress: r.progress,
+                            message: r.message,
+                        };
+                        let data = serde_json::to_string(&ev).unwrap_or_default();
+                        f.queue.push_back(Event::default().id(r.id.to_string()).data(data));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "following a job's events"),
+            }
+            if f.queue.is_empty() {
+                match f.pipeline.job_status(f.owner, f.job_id, i64::MAX).await {
+                    Ok(s) if s.finished() => {
+                        // Anything written between the two reads comes first.
+                        if let Ok(rows) = jobs::events(&f.db, f.job_id, f.after).await
+                            && !rows.is_empty()
+                        {
+                            continue;
+                        }
+                        let data = serde_json::to_string(&s).unwrap_or_default();
+                        f.queue.push_back(Event::default().event("end").data(data));
+                        f.done = true;
+                        continue;
+                    }
+                    Ok(_) => {}
+                    // The app was deleted meanwhile: end the stream.
+                    Err(_) => return None,
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// → 200 `[{id, name, slug, created_at, state, job_id, versions}]`, newest first.
@@ -101,22 +217,28 @@ pub async fn list(
     Ok(Json(state.pipeline.list_apps(id.user_id).await?))
 }
 
-/// → 200 `{id, name, slug, description, created_at, versions: [{version, job_id, git_commit, files, created_at}]}`.
+/// → 200 `{id, name, slug, description, created_at, versions: [...], job?, spec?}`.
 pub async fn get(
     State(state): State<AppState>,
     CurrentUser(id): CurrentUser,
     ApiPath(app_id): ApiPath<i64>,
-) -> HttpResult<Json<Value>> {
-    let a = owned_app(&state, id.user_id, app_id).await?;
-    let versions: Vec<Value> = apps::versions(&state.db, app_id)
-        .await?
-        .into_iter()
-        .map(|v| json!({"version": v.version, "job_id": v.job_id, "git_commit": v.git_commit, "files": v.files, "created_at": v.created_at}))
-        .collect();
-    Ok(Json(json!({
-        "id": a.id, "name": a.name, "slug": a.slug, "description": a.description,
-        "created_at": a.created_at, "versions": versions,
-    })))
+) -> HttpResult<Json<AppDetail>> {
+    Ok(Json(state.pipeline.app_detail(id.user_id, app_id).await.map_err(refused)?))
+}
+
+async fn zip(state: &AppState, user: i64, app_id: i64, version: Option<i64>) -> HttpResult<Response> {
+    let (slug, v, path) = state.pipeline.archive(user, app_id, version).await.map_err(refused)?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| HttpError::new(ErrorCode::Internal, format!("reading the archive: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{slug}-v{v}.zip\"")),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// → the zip of the newest version.
@@ -125,21 +247,16 @@ pub async fn download(
     CurrentUser(id): CurrentUser,
     ApiPath(app_id): ApiPath<i64>,
 ) -> HttpResult<Response> {
-    let a = owned_app(&state, id.user_id, app_id).await?;
-    let path = state.pipeline.latest_archive(app_id).await?.ok_or_else(|| {
-        HttpError::new(ErrorCode::NotFound, "This app has no generated version yet.")
-    })?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| HttpError::new(ErrorCode::Internal, format!("reading the archive: {e}")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.zip\"", a.slug)),
-        ],
-        bytes,
-    )
-        .into_response())
+    zip(&state, id.user_id, app_id, None).await
+}
+
+/// → the zip of one version.
+pub async fn download_version(
+    State(state): State<AppState>,
+    CurrentUser(id): CurrentUser,
+    ApiPath((app_id, version)): ApiPath<(i64, i64)>,
+) -> HttpResult<Response> {
+    zip(&state, id.user_id, app_id, Some(version)).await
 }
 
 /// → 202: the job stops at its next stage boundary.
@@ -148,12 +265,6 @@ pub async fn cancel(
     CurrentUser(id): CurrentUser,
     ApiPath(job_id): ApiPath<i64>,
 ) -> HttpResult<StatusCode> {
-    let job = jobs::get(&state.db, job_id)
-        .await?
-        .ok_or_else(|| HttpError::new(ErrorCode::NotFound, "No such job."))?;
-    owned_app(&state, id.user_id, job.app_id).await?;
-    if !jobs::request_cancel(&state.db, job_id, state.accounts.clock().now()).await? {
-        return Err(HttpError::new(ErrorCode::Conflict, "The job has already finished."));
-    }
+    state.pipeline.cancel(id.user_id, job_id).await.map_err(refused)?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -1,10 +1,13 @@
-//! `POST /api/plan {description}` → the AppSpec the offline planner reads from a description
-//! (what the create-app wizard shows for review).
+//! `POST /api/plan {description}` → the AppSpec of a description (what the create-app wizard
+//! shows for review): the configured model's, else the offline planner's.
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{ApiJson, CurrentUser};
+use crate::state::AppState;
 use axum::Json;
-use kiln_core::AppSpec;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -13,16 +16,17 @@ pub struct PlanRequest {
     pub description: String,
 }
 
+/// → 200 AppSpec; the `X-Kiln-Plan` header says where the plan came from.
 pub async fn plan(
+    State(state): State<AppState>,
     CurrentUser(_): CurrentUser,
     ApiJson(body): ApiJson<PlanRequest>,
-) -> HttpResult<Json<AppSpec>> {
-    // Planning is pure computation (milliseconds); keep it off the request threads anyway.
-    let spec =
-        tokio::task::spawn_blocking(move || kiln_planner::plan_description(&body.description))
-            .await
-            .map_err(|e| {
-                HttpError::new(kiln_core::ErrorCode::Internal, format!("planner: {e}"))
-            })??;
-    Ok(Json(spec))
+) -> HttpResult<Response> {
+    let planned = state.pipeline.plan(&body.description).await.map_err(|e| HttpError(e.into()))?;
+    let mut res = Json(planned.spec).into_response();
+    let note: String = planned.note.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
+    if let Ok(v) = HeaderValue::from_str(&note) {
+        res.headers_mut().insert("x-kiln-plan", v);
+    }
+    Ok(res)
 }

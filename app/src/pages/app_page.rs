@@ -1,0 +1,276 @@
+//! An app's page: its description, the live status of its newest generation (server-sent
+//! events: stage, progress, log lines, elapsed time), and its versions with downloads.
+
+use crate::api::{CancelJob, GenerateApp, get_app};
+use crate::components::{FormError, datetime};
+use crate::error::PortalError;
+use kiln_core::{AppDetail, JobEvent, JobStatus, VersionInfo};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn AppPage() -> impl IntoView {
+    let params = use_params_map();
+    let app_id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let reload = RwSignal::new(0u32);
+    let detail = Resource::new(
+        move || (app_id(), reload.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_app(id).await,
+                None => Err(PortalError(kiln_core::ApiError::new(
+                    kiln_core::ErrorCode::NotFound,
+                    "No such app.",
+                ))),
+            }
+        },
+    );
+    view! {
+        <section class="wide app-page">
+            <Transition fallback=|| view! { <p>"Loading the app…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(a) => view! { <AppView app=a reload=reload /> }.into_any(),
+                        Err(e) => view! {
+                            <Title text="App not found" />
+                            <h1>"App not found"</h1>
+                            <p role="alert">{e.to_string()}</p>
+                            <p><A href="/apps">"Back to my apps"</A></p>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
+    let generate = ServerAction::<GenerateApp>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = generate.value().get() {
+            reload.update(|n| *n += 1);
+        }
+    });
+    let generate_error = Signal::derive(move || {
+        generate.value().get().and_then(|r| r.err()).map(|e: PortalError| e.to_string())
+    });
+    let app_id = app.id;
+    let running = app.job.as_ref().is_some_and(|j| !j.finished());
+    let entities = app
+        .spec
+        .as_ref()
+        .map(|s| s.entities.iter().map(|e| e.label.clone()).collect::<Vec<_>>().join(", "));
+    view! {
+        <Title text=app.name.clone() />
+        <p class="crumbs"><A href="/apps">"My apps"</A>" / "{app.name.clone()}</p>
+        <h1>{app.name.clone()}</h1>
+        <p class="muted"><code>{app.slug.clone()}</code>" · created "{datetime(app.created_at)}
+            {entities.map(|e| format!(" · entities: {e}"))}</p>
+        <h2>"Description"</h2>
+        <p class="description">{app.description.clone()}</p>
+        {app.job.clone().map(|job| view! { <JobLive job=job reload=reload /> })}
+        <FormError error=generate_error />
+        {(!running).then(|| view! {
+            <div class="actions">
+                <button type="button" disabled=move || generate.pending().get()
+                    on:click=move |_| { generate.dispatch(GenerateApp { app_id }); }>
+                    {if app.versions.is_empty() && app.job.is_none() { "Generate" } else { "Generate again" }}
+                </button>
+            </div>
+        })}
+        <h2>"Versions"</h2>
+        <Versions app_id=app.id versions=app.versions.clone() />
+    }
+}
+
+#[component]
+fn Versions(app_id: i64, versions: Vec<VersionInfo>) -> impl IntoView {
+    if versions.is_empty() {
+        return view! { <p class="empty">"No version yet: each successful generation adds one."</p> }
+            .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table aria-label="Versions">
+                <thead><tr><th>"Version"</th><th>"When"</th><th>"Description"</th><th>"Changes"</th><th>"Files"</th><th></th></tr></thead>
+                <tbody>
+                    {versions.into_iter().map(|v| {
+                        let first: String = v.description.lines().next().unwrap_or("").chars().take(90).collect();
+                        view! {
+                            <tr>
+                                <td>{format!("v{}", v.version)}</td>
+                                <td>{datetime(v.created_at)}</td>
+                                <td>{first}</td>
+                                <td>{v.changes.clone()}</td>
+                                <td>{v.files}</td>
+                                <td><a href=format!("/api/apps/{app_id}/versions/{}/download", v.version)
+                                    download="" rel="external">{format!("Download v{}", v.version)}</a></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+fn describe_state(state: &str) -> &'static str {
+    match state {
+        "queued" => "Queued: waiting for a worker",
+        "planning" => "Planning the app",
+        "generating" => "Writing the files",
+        "checking" => "Checking: Prettier, ESLint and the tests, in the sandbox",
+        "repairing" => "Repairing what the checks found",
+        "packaging" => "Packaging the version",
+        "packaged" => "Generated: the version is ready to download",
+        "live" => "Live",
+        "failed" => "Generation failed",
+        "cancelled" => "Cancelled",
+        _ => "Working",
+    }
+}
+
+/// The status of one job, followed live until it ends.
+#[component]
+fn JobLive(job: JobStatus, reload: RwSignal<u32>) -> impl IntoView {
+    let cancel = ServerAction::<CancelJob>::new();
+    let cancel_error = Signal::derive(move || {
+        cancel.value().get().and_then(|r| r.err()).map(|e: PortalError| e.to_string())
+    });
+    let job_id = job.job_id;
+    let created = job.created_at;
+    let state = RwSignal::new(job.state.clone());
+    let progress = RwSignal::new(job.progress);
+    let events = RwSignal::new(job.events.clone());
+    let error = RwSignal::new(job.error.clone());
+    let finished_at = RwSignal::new(job.finished_at);
+    let now = RwSignal::new(None::<i64>);
+    let done = move || kiln_core::is_final_state(&state.get());
+
+    #[cfg(feature = "hydrate")]
+    live::follow(live::Follow { job_id, state, progress, events, error, finished_at, now, reload });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = reload;
+
+    let elapsed = move || match (finished_at.get(), now.get()) {
+        (Some(end), _) => format!("took {}", seconds(end - created)),
+        (None, Some(n)) => format!("elapsed {}", seconds(n - created)),
+        (None, None) => String::new(),
+    };
+    view! {
+        <section class="job" aria-label="Generation status">
+            <h2>{format!("Generation (job {job_id})")}</h2>
+            <p class=move || format!("job-state state-{}", state.get()) role="status" aria-live="polite">
+                <strong data-state=move || state.get()>{move || describe_state(&state.get())}</strong>
+                " · "<span class="elapsed">{elapsed}</span>
+            </p>
+            <progress max="100" value=move || progress.get() aria-label="Progress">
+                {move || format!("{}%", progress.get())}
+            </progress>
+            {move || error.get().map(|e| view! {
+                <div class="failure" role="alert">
+                    <p><strong>"What went wrong:"</strong></p>
+                    <pre>{e}</pre>
+                    <p>"What to try: change the description or the plan so the problem above goes away, then generate again. If the same error comes back with a simple plan, tell your Kiln operator the job number ("{job_id}")."</p>
+                </div>
+            })}
+            <details open=true>
+                <summary>"Build log"</summary>
+                <ol class="log" aria-label="Build log">
+                    {move || events.get().into_iter().map(|e: JobEvent| view! {
+                        <li class=format!("ev-{}", e.kind)>
+                            <span class="muted">{format!("+{} ", seconds(e.at - created))}</span>
+                            {if e.kind == "state" { format!("[{}] {}", e.state, e.message) } else { e.message }}
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </details>
+            <FormError error=cancel_error />
+            {move || (!done()).then(|| view! {
+                <button type="button" class="secondary" disabled=move || cancel.pending().get()
+                    on:click=move |_| { cancel.dispatch(CancelJob { job_id }); }>
+                    "Cancel generation"
+                </button>
+            })}
+        </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod live {
+    //! The browser side: an `EventSource` on `/api/jobs/{id}/events`, and a clock for the
+    //! elapsed time.
+    use super::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    pub struct Follow {
+        pub job_id: i64,
+        pub state: RwSignal<String>,
+        pub progress: RwSignal<i64>,
+        pub events: RwSignal<Vec<JobEvent>>,
+        pub error: RwSignal<Option<String>>,
+        pub finished_at: RwSignal<Option<i64>>,
+        pub now: RwSignal<Option<i64>>,
+        pub reload: RwSignal<u32>,
+    }
+
+    type Handler = Closure<dyn FnMut(web_sys::MessageEvent)>;
+
+    pub fn follow(f: Follow) {
+        if kiln_core::is_final_state(&f.state.get_untracked()) {
+            return;
+        }
+        let Follow { job_id, state, progress, events, error, finished_at, now, reload } = f;
+        let tick = move || now.set(Some(web_sys::js_sys::Date::now() as i64));
+        tick();
+        let interval = set_interval_with_handle(tick, std::time::Duration::from_millis(200)).ok();
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/jobs/{job_id}/events")) else {
+            return;
+        };
+        let on_event: Handler = Closure::new(move |m: web_sys::MessageEvent| {
+            let Some(text) = m.data().as_string() else { return };
+            let Ok(e) = serde_json::from_str::<JobEvent>(&text) else { return };
+            if events.with_untracked(|l| l.iter().any(|o| o.id == e.id)) {
+                return;
+            }
+            state.set(e.state.clone());
+            progress.set(e.progress);
+            events.update(|l| l.push(e));
+        });
+        let closing = source.clone();
+        let on_end: Handler = Closure::new(move |m: web_sys::MessageEvent| {
+            closing.close();
+            if let Some(h) = interval {
+                h.clear();
+            }
+            let Some(text) = m.data().as_string() else { return };
+            if let Ok(s) = serde_json::from_str::<JobStatus>(&text) {
+                state.set(s.state);
+                progress.set(s.progress);
+                error.set(s.error);
+                finished_at.set(s.finished_at);
+                // The page reloads its data (the new version, the buttons) once this handler
+                // has returned: reloading drops this component, and with it this closure.
+                set_timeout(move || reload.update(|n| *n += 1), std::time::Duration::ZERO);
+            }
+        });
+        let _ = source.add_event_listener_with_callback("message", on_event.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref());
+        let keep = StoredValue::new_local((source, on_event, on_end));
+        on_cleanup(move || {
+            keep.with_value(|(s, _, _)| s.close());
+            if let Some(h) = interval {
+                h.clear();
+            }
+        });
+    }
+}
