@@ -17,7 +17,7 @@ pub const TEMPLATE_VERSION: u32 = 2;
 
 /// SHA-256 of the templates at [`TEMPLATE_VERSION`] (checked by a unit test).
 #[cfg(test)]
-const TEMPLATE_DIGEST: &str = "ee831d3191c38abd655f51be5d894478247ef6a4514fb860ad872c9a3f93ba1f";
+const TEMPLATE_DIGEST: &str = "532a352d904121b7287b8e19c47701a487072aa41b082446252af420a0f51f26";
 
 /// The template modules, in the order they are applied, with a line each for
 /// `kiln templates list`.
@@ -188,7 +188,8 @@ pub fn generate(spec: &AppSpec) -> Result<Tree, CodegenError> {
     let mut files = BTreeMap::new();
     for module in &modules {
         for (path, src) in module_files(module) {
-            let error = |source| CodegenError::Template { path: format!("{module}/{path}"), source };
+            let error =
+                |source| CodegenError::Template { path: format!("{module}/{path}"), source };
             let (out, text) = match path.strip_suffix(".j2") {
                 Some(out) => {
                     let template = env.template_from_named_str(path, src).map_err(error)?;

@@ -153,7 +153,9 @@ fn a_spec_without_auth_or_chat_has_neither() {
     );
     assert!(main.contains("startApp([crud]);"), "{main}");
     let html = &tree.files["index.html"];
-    assert!(html.contains("./src/crud/crud.css") && !html.contains("auth") && !html.contains("chat"));
+    assert!(
+        html.contains("./src/crud/crud.css") && !html.contains("auth") && !html.contains("chat")
+    );
     assert!(tree.files.contains_key("tests/validate.test.js"));
 }
 
@@ -208,8 +210,10 @@ fn the_tests_written_out_follow_the_spec() {
     for (path, text) in &tree.files {
         assert!(!text.contains("{{") && !text.contains("{%"), "{path}");
     }
-    assert!(tree.files["index.html"]
-        .contains("<title>Field &quot;types&quot; &amp; &lt;more&gt;</title>"));
+    assert!(
+        tree.files["index.html"]
+            .contains("<title>Field &quot;types&quot; &amp; &lt;more&gt;</title>")
+    );
 }
 
 #[test]
@@ -226,10 +230,9 @@ fn the_key_is_the_spec_and_the_template_version() {
 
 #[test]
 fn the_app_pins_the_toolchain_it_is_checked_with() {
-    let toolchain: serde_json::Value = serde_json::from_str(include_str!(
-        "../../../toolchain/package.json"
-    ))
-    .expect("toolchain/package.json");
+    let toolchain: serde_json::Value =
+        serde_json::from_str(include_str!("../../../toolchain/package.json"))
+            .expect("toolchain/package.json");
     let tree = kiln_codegen::generate(&every_field(&[Feature::Crud])).expect("generate");
     let app: serde_json::Value = serde_json::from_str(&tree.files["package.json"]).expect("json");
     assert_eq!(app["devDependencies"], toolchain["devDependencies"]);

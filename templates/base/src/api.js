@@ -18,7 +18,7 @@ export async function requestJson(fetchImpl, method, path, body) {
     credentials: "same-origin",
   });
   const text = await res.text();
-  let data = null;
+  let data;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {

@@ -100,7 +100,10 @@ export function createApp(spec) {
       return page.render(spec.name, "<p>This app has no pages yet.</p>");
     }
     if (!found) {
-      return page.render("Not found", '<p>There is no page here. <a href="#/">Start again</a>.</p>');
+      return page.render(
+        "Not found",
+        '<p>There is no page here. <a href="#/">Start again</a>.</p>',
+      );
     }
     try {
       await found.route.show(found.params, page);

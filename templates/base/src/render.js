@@ -58,7 +58,9 @@ export function fieldHtml({
     control = `<input ${attrs} type="${escapeHtml(type)}" value="${escapeHtml(value)}">`;
   }
   const mark = required ? ' <span class="required" aria-hidden="true">*</span>' : "";
-  const hintHtml = hint ? `<p class="hint" id="${escapeHtml(id)}-hint">${escapeHtml(hint)}</p>` : "";
+  const hintHtml = hint
+    ? `<p class="hint" id="${escapeHtml(id)}-hint">${escapeHtml(hint)}</p>`
+    : "";
   const errorHtml = error
     ? `<p class="field-error" id="${escapeHtml(id)}-error">${escapeHtml(error)}</p>`
     : "";
@@ -75,6 +77,7 @@ export function errorSummaryHtml(errors) {
   const messages = Object.values(errors).filter(Boolean);
   if (!messages.length) return "";
   const items = messages.map((m) => `<li>${escapeHtml(m)}</li>`).join("");
-  const title = messages.length === 1 ? "There is a problem" : `There are ${messages.length} problems`;
+  const title =
+    messages.length === 1 ? "There is a problem" : `There are ${messages.length} problems`;
   return `<div class="error-summary" role="alert"><h2>${title}</h2><ul>${items}</ul></div>`;
 }

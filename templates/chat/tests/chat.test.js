@@ -40,7 +40,10 @@ test("streams a reply from /api/chat", async () => {
   const seen = [];
   const pieces = [];
   const reply = await sendChat("What is due today?", {
-    fetchImpl: streaming(['data: {"delta":"Two "}\n\n', "data: tasks.\n\n", "data: [DONE]\n\n"], seen),
+    fetchImpl: streaming(
+      ['data: {"delta":"Two "}\n\n', "data: tasks.\n\n", "data: [DONE]\n\n"],
+      seen,
+    ),
     onText: (piece) => pieces.push(piece),
   });
   assert.equal(reply, "Two tasks.");

@@ -115,8 +115,11 @@ test("searches what is shown and counts the matches", () => {
   assert.equal(countText(entity, 1, 1), "1 task");
 });
 
-test("escapes what records contain", () => {
+test("escapes what records contain and links only web addresses", () => {
   const html = resultsHtml(entity, [{ id: 1, title: "<script>" }], "");
   assert.match(html, /&lt;script&gt;/);
   assert.doesNotMatch(html, /<script>/);
+  const site = { ...entity, fields: [{ name: "site", label: "Site", type: "url" }] };
+  assert.match(detailHtml(site, { id: 1, site: "https://example.com" }), /<a href="https:/);
+  assert.doesNotMatch(detailHtml(site, { id: 1, site: "javascript:alert(1)" }), /href="javascript/);
 });

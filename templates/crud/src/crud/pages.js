@@ -95,7 +95,10 @@ async function showForm(app, entity, page, id) {
   const choices = await choicesFor(app, entity);
 
   const show = (values, errors = {}, message = "") => {
-    const main = page.render(title, formHtml(entity, values, errors, { choices, message, cancel: back }));
+    const main = page.render(
+      title,
+      formHtml(entity, values, errors, { choices, message, cancel: back }),
+    );
     if (!main) return;
     const form = main.querySelector("form");
     form.querySelector('[aria-invalid="true"]')?.focus();

@@ -110,10 +110,12 @@ function valueHtml(field, value, entities) {
   if (target && value !== undefined && value !== null && value !== "") {
     return `<a href="${recordHref(target, value)}">${escapeHtml(`${target.label} #${value}`)}</a>`;
   }
-  if (field.type === "url" && value) {
+  if (field.type === "url" && /^https?:\/\//i.test(String(value ?? ""))) {
     return `<a href="${escapeHtml(value)}" rel="noopener noreferrer">${escapeHtml(value)}</a>`;
   }
-  return escapeHtml(display({ ...field, type: field.type === "long_text" ? "text" : field.type }, value));
+  // The whole text here, not the list's shortened one.
+  if (field.type === "long_text" && value) return escapeHtml(value);
+  return escapeHtml(display(field, value));
 }
 
 /** The detail page: every field, then Edit, Delete (with a confirmation dialog) and Back. */
