@@ -17,23 +17,18 @@ pub const TEMPLATE_VERSION: u32 = 2;
 
 /// SHA-256 of the templates at [`TEMPLATE_VERSION`] (checked by a unit test).
 #[cfg(test)]
-const TEMPLATE_DIGEST: &str = "532a352d904121b7287b8e19c47701a487072aa41b082446252af420a0f51f26";
+const TEMPLATE_DIGEST: &str = "d81bbde1cfb8c243577de3b94cf5413716e4d0863f853b974c927837da4daaf2";
 
 /// The template modules, in the order they are applied, with a line each for
 /// `kiln templates list`.
 pub const MODULES: &[(&str, &str)] = &[
-    (
-        "base",
-        "every app: layout, navigation and theme (index.html, styles.css), the app shell and API \
-         client, package.json, ESLint and Prettier config, README",
-    ),
+    ("base", "every app: layout, navigation, theme, API client, package.json, lint config, README"),
     (
         "crud",
-        "per entity: a list with search and an empty state, create/edit forms with a message per \
-         field, a detail page, delete with confirmation; tests of the spec's validation rules",
+        "per entity: list with search, create/edit with field messages, detail, confirmed delete",
     ),
-    ("auth", "end-user sign up, log in and log out for the generated app (the auth feature)"),
-    ("chat", "an AI chat page streaming from the runtime's chat endpoint (the chat feature)"),
+    ("auth", "end-user sign up, log in and log out (with the auth feature)"),
+    ("chat", "an AI chat page streaming from the runtime's chat endpoint (with the chat feature)"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +130,23 @@ fn js_literal(value: &Value) -> Result<String, minijinja::Error> {
     }
 }
 
+/// The `md` filter: text for one line of Markdown, shown as it is (Prettier keeps the escapes).
+fn md_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        for c in word.chars() {
+            if "\\`*_[]<>#|~&!".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Text for HTML: the characters that end text or an attribute value, and no more.
 fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -158,6 +170,7 @@ fn environment() -> minijinja::Environment<'static> {
     env.set_lstrip_blocks(true);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("js", |v: Value| js_literal(&v));
+    env.add_filter("md", |v: String| md_text(&v));
     // `*.html.j2` is escaped for HTML (by its name); everything else is written as it is.
     env.set_formatter(|out, state, value| {
         if state.auto_escape() == AutoEscape::Html && !value.is_safe() {
@@ -282,6 +295,12 @@ mod tests {
         modules.sort_unstable();
         assert_eq!(folders, modules);
         assert!(TEMPLATES.iter().all(|(_, files)| !files.is_empty()));
+    }
+
+    #[test]
+    fn markdown_text_is_escaped_on_one_line() {
+        assert_eq!(md_text("Tom's *best*\n  app #1"), r"Tom's \*best\* app \#1");
+        assert_eq!(md_text(r"a_b [c](d) <e> \ `f`"), r"a\_b \[c\](d) \<e\> \\ \`f\`");
     }
 
     #[test]
