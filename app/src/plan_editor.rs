@@ -163,7 +163,7 @@ impl Draft {
     }
 
     /// The plan the rows describe (reading them tracks them).
-    pub fn to_spec(&self) -> AppSpec {
+    pub fn to_spec(self) -> AppSpec {
         let auth = self.auth.get();
         let mut features = Vec::new();
         if auth {

@@ -69,15 +69,16 @@ async fn sigkill_during_the_check_stage_then_restart_packages_the_job_exactly_on
         let (c, b) = (client.clone(), base.clone());
         async move {
             let s = status(&c, &b, job).await;
-            ["packaged", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or("")).then_some(s)
+            ["packaged", "failed", "cancelled"]
+                .contains(&s["state"].as_str().unwrap_or(""))
+                .then_some(s)
         }
     })
     .await;
     assert_eq!(s["state"], "packaged", "{s}");
     let events = s["events"].as_array().expect("events");
-    let count = |state: &str| {
-        events.iter().filter(|e| e["kind"] == "state" && e["state"] == state).count()
-    };
+    let count =
+        |state: &str| events.iter().filter(|e| e["kind"] == "state" && e["state"] == state).count();
     assert_eq!(count("packaged"), 1, "{s}");
     assert!(count("checking") >= 2, "the check stage ran again after the restart: {s}");
     let detail: Value = client

@@ -10,7 +10,6 @@ use std::process::{Command, Stdio};
 mod process;
 use process::*;
 
-
 fn python() -> PathBuf {
     let p = std::env::var("KILN_TEST_PYTHON").unwrap_or_default();
     assert!(

@@ -263,7 +263,8 @@ mod live {
                 set_timeout(move || reload.update(|n| *n += 1), std::time::Duration::ZERO);
             }
         });
-        let _ = source.add_event_listener_with_callback("message", on_event.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("message", on_event.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref());
         let keep = StoredValue::new_local((source, on_event, on_end));
         on_cleanup(move || {

@@ -5,11 +5,14 @@ pub mod toolchain;
 use kiln_core::{ApiError, AppDetail, AppSpec, ErrorCode, JobEvent, JobStatus, VersionInfo};
 use kiln_sandbox::Sandbox;
 use kiln_store::{Clock, Db, StoreError, apps, jobs};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
-
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -74,11 +77,24 @@ pub struct Pipeline {
     lease: Duration,
     /// The model that plans descriptions, when one is configured.
     llm: Option<kiln_llm::LlmPlanner>,
+    /// Where version archives are kept (object storage; local disk by default).
+    archives: Arc<dyn ObjectStore>,
 }
 
 impl Pipeline {
     pub fn new(db: Db, clock: Clock, sandbox: Sandbox, data_dir: PathBuf) -> Self {
         let toolchain = toolchain::Toolchain::new(sandbox.toolchain.clone());
+        let dir = data_dir.join("archives");
+        let _ = std::fs::create_dir_all(&dir);
+        let archives: Arc<dyn ObjectStore> = match LocalFileSystem::new_with_prefix(&dir) {
+            Ok(fs) => Arc::new(fs),
+            // Unreachable in practice (the directory was just created); keep working in memory
+            // and say so loudly rather than refusing to start.
+            Err(e) => {
+                tracing::error!(error = %e, dir = %dir.display(), "archive directory unusable; archives kept in memory");
+                Arc::new(object_store::memory::InMemory::new())
+            }
+        };
         Self {
             db,
             clock,
@@ -88,12 +104,19 @@ impl Pipeline {
             toolchain,
             lease: Duration::from_secs(30),
             llm: None,
+            archives,
         }
     }
 
     /// How long a worker's claim lasts without a heartbeat (heartbeats come 6 times as often).
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// Keeps version archives in `store` instead of `$KILN_DATA_DIR/archives`.
+    pub fn with_archive_store(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.archives = store;
         self
     }
 
@@ -230,9 +253,8 @@ impl Pipeline {
             return Err(Self::busy(&running));
         }
         self.check_job_limit(owner_id).await?;
-        let payload =
-            serde_json::to_string(&Payload { description: description.to_owned(), spec })
-                .expect("payload serialises");
+        let payload = serde_json::to_string(&Payload { description: description.to_owned(), spec })
+            .expect("payload serialises");
         let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         apps::set_description(&mut tx, app_id, description, now).await?;
@@ -263,14 +285,22 @@ impl Pipeline {
                 "Job {} is already {} for this app; wait for it or cancel it \
                  (POST /api/jobs/{}/cancel).",
                 job.id,
-                if job.state == "queued" { "queued".to_owned() } else { format!("running ({})", job.state) },
+                if job.state == "queued" {
+                    "queued".to_owned()
+                } else {
+                    format!("running ({})", job.state)
+                },
                 job.id
             ),
         ))
     }
 
     /// The app if `owner_id` owns it; 404 otherwise (another person's app does not exist).
-    pub async fn owned_app(&self, owner_id: i64, app_id: i64) -> Result<apps::AppRow, PipelineError> {
+    pub async fn owned_app(
+        &self,
+        owner_id: i64,
+        app_id: i64,
+    ) -> Result<apps::AppRow, PipelineError> {
         match apps::get(&self.db, app_id).await? {
             Some(a) if a.owner_id == owner_id => Ok(a),
             _ => Err(PipelineError::Refused(ApiError::new(ErrorCode::NotFound, "No such app."))),
@@ -284,14 +314,18 @@ impl Pipeline {
         job_id: i64,
         after_event: i64,
     ) -> Result<JobStatus, PipelineError> {
-        let job = jobs::get(&self.db, job_id)
-            .await?
-            .ok_or_else(|| PipelineError::Refused(ApiError::new(ErrorCode::NotFound, "No such job.")))?;
+        let job = jobs::get(&self.db, job_id).await?.ok_or_else(|| {
+            PipelineError::Refused(ApiError::new(ErrorCode::NotFound, "No such job."))
+        })?;
         self.owned_app(owner_id, job.app_id).await?;
         self.status_of(job, after_event).await
     }
 
-    async fn status_of(&self, job: jobs::JobRow, after_event: i64) -> Result<JobStatus, PipelineError> {
+    async fn status_of(
+        &self,
+        job: jobs::JobRow,
+        after_event: i64,
+    ) -> Result<JobStatus, PipelineError> {
         let events = jobs::events(&self.db, job.id, after_event)
             .await?
             .into_iter()
@@ -352,14 +386,14 @@ impl Pipeline {
         })
     }
 
-    /// The archive of one version (the newest when `version` is `None`): the app's slug and the
-    /// zip's path.
+    /// The archive of one version (the newest when `version` is `None`): the app's slug, the
+    /// version and the zip.
     pub async fn archive(
         &self,
         owner_id: i64,
         app_id: i64,
         version: Option<i64>,
-    ) -> Result<(String, i64, PathBuf), PipelineError> {
+    ) -> Result<(String, i64, Vec<u8>), PipelineError> {
         let a = self.owned_app(owner_id, app_id).await?;
         let row = match version {
             Some(v) => apps::version(&self.db, app_id, v).await?,
@@ -374,7 +408,19 @@ impl Pipeline {
                 },
             ))
         })?;
-        Ok((a.slug, row.version, PathBuf::from(row.archive)))
+        let bytes = self.archives.get(&ObjPath::from(row.archive.as_str())).await;
+        let bytes = match bytes {
+            Ok(got) => got.bytes().await.map(|b| b.to_vec()),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| {
+            tracing::error!(error = %e, key = %row.archive, "reading an archive failed");
+            PipelineError::Refused(ApiError::new(
+                ErrorCode::Internal,
+                "The archive of this version could not be read.",
+            ))
+        })?;
+        Ok((a.slug, row.version, bytes))
     }
 
     /// Stores a new app with its queued generate job, in one transaction.
@@ -519,8 +565,9 @@ impl Pipeline {
                 return Err(Stop::Transient(self.toolchain.problem()));
             }
         }
-        let runs =
-            kiln_codegen::check(&self.sandbox, work).await.map_err(|e| Stop::Transient(e.to_string()))?;
+        let runs = kiln_codegen::check(&self.sandbox, work)
+            .await
+            .map_err(|e| Stop::Transient(e.to_string()))?;
         for r in &runs {
             self.log(job, &format!("{}: {}", r.tool, if r.passed { "passed" } else { "failed" }))
                 .await;
@@ -590,8 +637,11 @@ impl Pipeline {
             .await?;
         let cached = apps::has_tree(&self.db, app.id, &tree.key).await.map_err(transient)?;
         if cached {
-            self.log(job, "the same plan and templates as an earlier version: its checked tree is reused")
-                .await;
+            self.log(
+                job,
+                "the same plan and templates as an earlier version: its checked tree is reused",
+            )
+            .await;
         } else {
             self.run_checks(job, &work).await?;
         }
@@ -605,12 +655,14 @@ impl Pipeline {
         )
         .await
         .map_err(Stop::Transient)?;
-        let archives = self.data_dir.join("archives").join(app.id.to_string());
-        std::fs::create_dir_all(&archives).map_err(|e| Stop::Transient(e.to_string()))?;
-        let archive = archives.join(format!("job-{}.zip", job.id));
-        write_zip(&archive, &app.slug, &tree).map_err(|e| Stop::Transient(e.to_string()))?;
+        let archive_path = format!("{}/job-{}.zip", app.id, job.id);
+        let zip = zip_tree(&app.slug, &tree).map_err(|e| Stop::Transient(e.to_string()))?;
+        // Written whole or not at all (the local store writes a temporary file and renames it).
+        self.archives
+            .put(&ObjPath::from(archive_path.as_str()), PutPayload::from(zip))
+            .await
+            .map_err(|e| Stop::Transient(format!("storing the archive: {e}")))?;
         let spec_json = serde_json::to_string(&spec).expect("spec serialises");
-        let archive_path = archive.display().to_string();
         let version = apps::record_version(
             &self.db,
             &apps::NewVersion {
@@ -762,9 +814,8 @@ async fn commit_tree(
     tree.write(repo).map_err(|e| e.to_string())?;
     git(vec!["add".into(), "-A".into()]).await?;
     let changed = git(vec!["status".into(), "--porcelain".into()]).await?;
-    let first = git(vec!["rev-parse".into(), "-q".into(), "--verify".into(), "HEAD".into()])
-        .await
-        .is_err();
+    let first =
+        git(vec!["rev-parse".into(), "-q".into(), "--verify".into(), "HEAD".into()]).await.is_err();
     let changes = if changed.is_empty() {
         "no files changed".to_owned()
     } else if first {
@@ -778,10 +829,8 @@ async fn commit_tree(
     Ok((git(vec!["rev-parse".into(), "HEAD".into()]).await?, changes))
 }
 
-fn write_zip(path: &Path, slug: &str, tree: &kiln_codegen::Tree) -> std::io::Result<()> {
-    let tmp = path.with_extension("zip.tmp");
-    let file = std::fs::File::create(&tmp)?;
-    let mut zip = zip::ZipWriter::new(file);
+fn zip_tree(slug: &str, tree: &kiln_codegen::Tree) -> std::io::Result<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o644);
@@ -789,7 +838,5 @@ fn write_zip(path: &Path, slug: &str, tree: &kiln_codegen::Tree) -> std::io::Res
         zip.start_file(format!("{slug}/{rel}"), opts).map_err(std::io::Error::other)?;
         zip.write_all(text.as_bytes())?;
     }
-    let file = zip.finish().map_err(std::io::Error::other)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
 }

@@ -96,7 +96,10 @@ pub async fn generate(
         Generate::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            HttpError::new(ErrorCode::BadRequest, format!("The body is not valid JSON for this endpoint: {e}"))
+            HttpError::new(
+                ErrorCode::BadRequest,
+                format!("The body is not valid JSON for this endpoint: {e}"),
+            )
         })?
     };
     let created = state
@@ -226,11 +229,13 @@ pub async fn get(
     Ok(Json(state.pipeline.app_detail(id.user_id, app_id).await.map_err(refused)?))
 }
 
-async fn zip(state: &AppState, user: i64, app_id: i64, version: Option<i64>) -> HttpResult<Response> {
-    let (slug, v, path) = state.pipeline.archive(user, app_id, version).await.map_err(refused)?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| HttpError::new(ErrorCode::Internal, format!("reading the archive: {e}")))?;
+async fn zip(
+    state: &AppState,
+    user: i64,
+    app_id: i64,
+    version: Option<i64>,
+) -> HttpResult<Response> {
+    let (slug, v, bytes) = state.pipeline.archive(user, app_id, version).await.map_err(refused)?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),

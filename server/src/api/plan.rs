@@ -24,7 +24,8 @@ pub async fn plan(
 ) -> HttpResult<Response> {
     let planned = state.pipeline.plan(&body.description).await.map_err(|e| HttpError(e.into()))?;
     let mut res = Json(planned.spec).into_response();
-    let note: String = planned.note.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
+    let note: String =
+        planned.note.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
     if let Ok(v) = HeaderValue::from_str(&note) {
         res.headers_mut().insert("x-kiln-plan", v);
     }
