@@ -10,6 +10,5 @@ pub use spec::{Access, AppSpec, Entity, Feature, Field, FieldType};
 pub use validate::{Email, Password, TokenName, local_redirect};
 pub use wire::{
     ApiTokenInfo, AppCreated, AppDetail, AppDraft, AppSummary, CreatedToken, JobEvent, JobStatus,
-    OutboxEntry, SessionInfo,
-    UserInfo, VersionInfo, is_final_state,
+    OutboxEntry, SessionInfo, UserInfo, VersionInfo, is_final_state,
 };

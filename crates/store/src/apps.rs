@@ -105,9 +105,8 @@ pub async fn record_version(db: &Db, v: &NewVersion<'_>, now: Millis) -> Result<
 
 /// One version of an app.
 pub async fn version(db: &Db, app_id: i64, version: i64) -> Result<Option<VersionRow>, StoreError> {
-    let q = format!(
-        "SELECT {VERSION_COLUMNS} FROM app_versions WHERE app_id = $1 AND version = $2"
-    );
+    let q =
+        format!("SELECT {VERSION_COLUMNS} FROM app_versions WHERE app_id = $1 AND version = $2");
     Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(app_id).bind(version)
         .fetch_optional(c).await)?)
 }
