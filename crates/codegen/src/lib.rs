@@ -17,7 +17,7 @@ pub const TEMPLATE_VERSION: u32 = 2;
 
 /// SHA-256 of the templates at [`TEMPLATE_VERSION`] (checked by a unit test).
 #[cfg(test)]
-const TEMPLATE_DIGEST: &str = "d81bbde1cfb8c243577de3b94cf5413716e4d0863f853b974c927837da4daaf2";
+const TEMPLATE_DIGEST: &str = "ade230c31743620d7ea13d29fb2e5f14e36ff1df9ebd7b574feb066aa9534230";
 
 /// The template modules, in the order they are applied, with a line each for
 /// `kiln templates list`.

@@ -72,7 +72,7 @@ test("reports errors from the stream and from the server", async () => {
 test("labels the message box and names the button", () => {
   const html = chatHtml([{ from: "you", text: "<hi>" }]);
   assert.match(html, /<label for="message">Message/);
-  assert.match(html, /<textarea id="message" name="message" required/);
+  assert.match(html, /<textarea id="message" name="message" aria-describedby="message-hint"/);
   assert.match(html, /<button type="submit">Send<\/button>/);
   assert.match(html, /role="log"/);
   assert.match(html, /&lt;hi&gt;/);

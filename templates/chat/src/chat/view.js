@@ -17,7 +17,6 @@ export function chatHtml(messages) {
     id: "message",
     label: "Message",
     multiline: true,
-    required: true,
     hint: "Enter sends; Shift+Enter starts a new line.",
   });
   return `<div class="log" id="log" role="log" aria-live="polite" aria-label="Conversation">${log}</div>
