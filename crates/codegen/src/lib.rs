@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 
 /// Bumped whenever a template changes, so cached trees are regenerated. A unit test compares
-/// the templates with [`TEMPLATE_DIGEST`] and says when to bump it.
+/// the templates with the digest recorded for this version and says when to bump it.
 pub const TEMPLATE_VERSION: u32 = 2;
 
 /// SHA-256 of the templates at [`TEMPLATE_VERSION`] (checked by a unit test).
