@@ -155,3 +155,43 @@ async fn install(dir: &Path) -> Result<(), String> {
     let _ = std::fs::remove_file(&lock);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_installed_at_the_pinned_versions() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t = Toolchain::new(Some(dir.path().to_owned()));
+        assert!(!t.ready(), "empty directory");
+        assert!(t.problem().contains("not installed"), "{}", t.problem());
+        let bin = dir.path().join("node_modules/.bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        std::fs::write(bin.join("eslint"), "").expect("eslint");
+        std::fs::write(bin.join("prettier"), "").expect("prettier");
+        assert!(!t.ready(), "no lock file: an older or unknown install");
+        std::fs::write(dir.path().join("package-lock.json"), "{}").expect("lock");
+        assert!(!t.ready(), "another version's lock file");
+        std::fs::write(dir.path().join("package-lock.json"), PACKAGE_LOCK).expect("lock");
+        assert!(t.ready());
+        std::fs::remove_file(bin.join("prettier")).expect("rm");
+        assert!(!t.ready(), "a tool is missing");
+        assert!(!Toolchain::new(None).ready());
+    }
+
+    #[tokio::test]
+    async fn a_ready_toolchain_is_not_reinstalled_and_waiting_returns_at_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let bin = dir.path().join("node_modules/.bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        for tool in ["eslint", "prettier"] {
+            std::fs::write(bin.join(tool), "").expect("tool");
+        }
+        std::fs::write(dir.path().join("package-lock.json"), PACKAGE_LOCK).expect("lock");
+        let t = Toolchain::new(Some(dir.path().to_owned()));
+        assert!(t.install_in_background().is_none());
+        assert!(!t.installing());
+        assert!(t.wait_ready(Duration::from_secs(5)).await);
+    }
+}
