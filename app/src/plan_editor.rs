@@ -379,9 +379,12 @@ fn FieldEditor(
                 </select>
             </td>
             <td>
-                <label class="visually-hidden" for=req_id.clone()>{move || format!("{} is required", name())}</label>
-                <input id=req_id type="checkbox" prop:checked=move || required.get()
-                    on:change=move |ev| required.set(event_target_checked(&ev)) />
+                <label class="required">
+                    <input id=req_id type="checkbox" prop:checked=move || required.get()
+                        aria-label=move || format!("{} is required", name())
+                        on:change=move |ev| required.set(event_target_checked(&ev)) />
+                    <span class="narrow-only" aria-hidden="true">" Required"</span>
+                </label>
             </td>
             <td>
                 {move || match ty.get().as_str() {

@@ -94,7 +94,7 @@ fn Versions(app_id: i64, versions: Vec<VersionInfo>) -> impl IntoView {
     }
     view! {
         <div class="table-wrap">
-            <table aria-label="Versions">
+            <table class="versions" aria-label="Versions">
                 <thead><tr><th>"Version"</th><th>"When"</th><th>"Description"</th><th>"Changes"</th><th>"Files"</th><th></th></tr></thead>
                 <tbody>
                     {versions.into_iter().map(|v| {

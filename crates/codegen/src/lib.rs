@@ -240,7 +240,7 @@ pub struct ToolRun {
     pub output: String,
 }
 
-/// Runs Prettier `--check`, ESLint and `node --test` on `dir` in the sandbox. The sandbox must
+/// Runs Prettier `--check`, ESLint and `node --test` on `dir` in the sandbox, concurrently. The sandbox must
 /// have the toolchain (`toolchain/package.json` installed) as its `toolchain`.
 pub async fn check(
     sandbox: &Sandbox,
@@ -253,12 +253,21 @@ pub async fn check(
         ("eslint", &["eslint", "--max-warnings=0", "."]),
         ("node --test", &["node", "--test", "tests/"]),
     ];
-    let mut out = Vec::new();
-    for (tool, argv) in steps {
-        let run = sb.run(dir, argv).await?;
-        out.push(ToolRun { tool, passed: run.success(), output: run.combined() });
-    }
-    Ok(out)
+    // The three only read the tree: run them at once (each in its own sandbox), which roughly
+    // halves the check stage on two cores. Results keep the order above.
+    let [a, b, c] = steps.map(|(tool, argv)| {
+        let sb = &sb;
+        async move {
+            let run = sb.run(dir, argv).await?;
+            Ok::<_, kiln_sandbox::SandboxError>(ToolRun {
+                tool,
+                passed: run.success(),
+                output: run.combined(),
+            })
+        }
+    });
+    let (a, b, c) = tokio::join!(a, b, c);
+    Ok(vec![a?, b?, c?])
 }
 
 #[cfg(test)]

@@ -782,7 +782,27 @@ fn app_name(clauses: &[String], drafts: &[Draft]) -> String {
     let w: Vec<String> = words(&first[..end]);
     let skip =
         w.iter().take_while(|x| is(STOP, x) || x.as_str() == "want" || x.as_str() == "i").count();
-    let name: Vec<&String> = w[skip..].iter().take(5).collect();
+    let mut name: Vec<&String> = w[skip..].iter().take(5).collect();
+    // "An app for our book club": the generic word says nothing; what it is for names it.
+    const GENERIC: &[&str] = &["app", "application", "site", "website", "tool", "system", "page"];
+    let after_for: Vec<String>;
+    if !name.is_empty()
+        && name.iter().all(|x| GENERIC.contains(&x.as_str()))
+        && let Some(i) = lower.find(" for ")
+    {
+        let rest = &lower[i + 5..];
+        let stop = [":", " where ", " with ", " that ", " to ", ",", "(", " -", "."]
+            .iter()
+            .filter_map(|c| rest.find(c))
+            .min()
+            .unwrap_or(rest.len());
+        after_for = words(&rest[..stop]);
+        let skip = after_for.iter().take_while(|x| is(STOP, x)).count();
+        let purpose: Vec<&String> = after_for[skip..].iter().take(5).collect();
+        if !purpose.is_empty() && purpose.len() <= 4 {
+            name = purpose;
+        }
+    }
     if name.is_empty() || name.len() > 4 || is(VERBS, name[0]) {
         return format!("{} app", drafts.first().map(|d| d.label.as_str()).unwrap_or("My"));
     }
@@ -984,6 +1004,11 @@ mod tests {
         );
         assert_eq!(plan("A todo list: tasks with a title.").name, "Todo list");
         assert_eq!(plan("Track my books: books with a title.").name, "Book app");
+        assert_eq!(
+            plan("An app for our book club. Members sign in. Books have a title.").name,
+            "Book club"
+        );
+        assert_eq!(plan("A site for my shop: products with a name.").name, "Shop");
     }
 
     #[test]
