@@ -75,6 +75,19 @@ async fn a_verified_user_generates_and_downloads_an_app() {
     let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
     assert_eq!(detail["versions"][0]["version"], 1);
     assert_eq!(detail["versions"][0]["git_commit"].as_str().map(str::len), Some(40));
+    // The commit says what was described and what changed.
+    let log = std::process::Command::new("git")
+        .arg("-C")
+        .arg(app.data_dir.join("repos").join(app_id.to_string()))
+        .args(["log", "-1", "--format=%B"])
+        .output()
+        .expect("git");
+    let message = String::from_utf8_lossy(&log.stdout);
+    assert!(message.contains(TODO) && message.contains("Changes: "), "{message}");
+    assert_eq!(
+        detail["versions"][0]["changes"].as_str().map(|c| c.ends_with("files added")),
+        Some(true)
+    );
 
     let res = app.get(&format!("/api/apps/{app_id}/download")).await;
     assert_eq!(res.status(), StatusCode::OK);

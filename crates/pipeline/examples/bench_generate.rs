@@ -17,8 +17,11 @@ use std::path::PathBuf;
 fn descriptions() -> Vec<(String, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let shared = root.join("../shared/dev-descriptions.json");
-    let path =
-        if shared.exists() { shared } else { root.join("crates/planner/tests/dev-descriptions.json") };
+    let path = if shared.exists() {
+        shared
+    } else {
+        root.join("crates/planner/tests/dev-descriptions.json")
+    };
     let text = std::fs::read_to_string(&path).expect("the development set");
     let set: serde_json::Value = serde_json::from_str(&text).expect("json");
     set["cases"]

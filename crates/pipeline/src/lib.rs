@@ -651,7 +651,14 @@ impl Pipeline {
         let (commit, changes) = commit_tree(
             &repo,
             &tree,
-            &format!("Generation {} — {}", job.id, first_line(&payload.description)),
+            &format!(
+                "Generation {} — {}\n\nDescription:\n{}\n\nPlan: {} (template version {})",
+                job.id,
+                first_line(&payload.description),
+                payload.description,
+                spec.entities.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+                kiln_codegen::TEMPLATE_VERSION
+            ),
         )
         .await
         .map_err(Stop::Transient)?;
@@ -824,7 +831,9 @@ async fn commit_tree(
         git(vec!["diff".into(), "--cached".into(), "--shortstat".into()]).await?
     };
     if !changed.is_empty() {
-        git(vec!["commit".into(), "-q".into(), "-m".into(), message.to_owned()]).await?;
+        // The message says what was described and, last, what changed.
+        let message = format!("{message}\nChanges: {}", changes.trim());
+        git(vec!["commit".into(), "-q".into(), "-m".into(), message]).await?;
     }
     Ok((git(vec!["rev-parse".into(), "HEAD".into()]).await?, changes))
 }
