@@ -197,6 +197,21 @@ async fn drafts_generate_on_request_one_job_at_a_time_within_limits() {
     let body: Value = res.json().await.expect("json");
     assert!(body["message"].as_str().unwrap_or_default().contains(&format!("Job {job}")), "{body}");
 
+    // Bad bodies: malformed JSON is 400, a wrong field 422, an unknown one too.
+    let url = app.url(&format!("/api/apps/{app_id}/generate"));
+    let raw = |body: &'static str| {
+        app.client.post(&url).header("content-type", "application/json").body(body).send()
+    };
+    assert_eq!(raw("{bad").await.expect("post").status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        raw(r#"{"spec": 5}"#).await.expect("post").status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        raw(r#"{"colour": 1}"#).await.expect("post").status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
     // Limits: one active job per person here, two apps.
     let res = app.post_json("/api/createApp", &json!({"description": "Books with a title."})).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "a second concurrent job");
@@ -212,12 +227,13 @@ async fn drafts_generate_on_request_one_job_at_a_time_within_limits() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "nothing described yet");
 
     // The live status: server-sent events from the start, ending with the final status.
-    let events = app.client.get(app.url(&format!("/api/jobs/{job}/events"))).send();
+    // The stream is open (headers received) before the job runs: its events arrive live.
+    let res =
+        app.client.get(app.url(&format!("/api/jobs/{job}/events"))).send().await.expect("events");
     let runner = {
         let pipeline = app.state.pipeline.clone();
         tokio::spawn(async move { pipeline.run_next("w1").await })
     };
-    let res = events.await.expect("events");
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let text = tokio::time::timeout(Duration::from_secs(120), res.text())

@@ -234,6 +234,9 @@ mod live {
         tick();
         let interval = set_interval_with_handle(tick, std::time::Duration::from_millis(200)).ok();
         let Ok(source) = web_sys::EventSource::new(&format!("/api/jobs/{job_id}/events")) else {
+            if let Some(h) = interval {
+                h.clear();
+            }
             return;
         };
         let on_event: Handler = Closure::new(move |m: web_sys::MessageEvent| {
@@ -263,12 +266,25 @@ mod live {
                 set_timeout(move || reload.update(|n| *n += 1), std::time::Duration::ZERO);
             }
         });
+        // The browser reconnects by itself after a network error or when the server ends a long
+        // stream; when it gives up (closed: e.g. a 401 after the session lapsed), the page
+        // reloads its data a little later, which follows the job again if it still runs.
+        let watched = source.clone();
+        let on_error: Handler = Closure::new(move |_: web_sys::MessageEvent| {
+            if watched.ready_state() == web_sys::EventSource::CLOSED {
+                if let Some(h) = interval {
+                    h.clear();
+                }
+                set_timeout(move || reload.update(|n| *n += 1), std::time::Duration::from_secs(3));
+            }
+        });
+        let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
         let _ =
             source.add_event_listener_with_callback("message", on_event.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref());
-        let keep = StoredValue::new_local((source, on_event, on_end));
+        let keep = StoredValue::new_local((source, on_event, on_end, on_error));
         on_cleanup(move || {
-            keep.with_value(|(s, _, _)| s.close());
+            keep.with_value(|(s, ..)| s.close());
             if let Some(h) = interval {
                 h.clear();
             }

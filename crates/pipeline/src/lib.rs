@@ -130,7 +130,20 @@ impl Pipeline {
     /// configured and answers validly, else the offline planner's.
     pub async fn plan(&self, description: &str) -> Result<kiln_llm::Planned, PipelineError> {
         kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
-        Ok(kiln_llm::plan(self.llm.as_ref(), description.trim()).await)
+        Ok(self.planned(description.trim()).await)
+    }
+
+    /// The model's plan or the offline one. When the model failed, its details (the endpoint's
+    /// address, its error text) go to the server log, not to the person.
+    async fn planned(&self, description: &str) -> kiln_llm::Planned {
+        let mut planned = kiln_llm::plan(self.llm.as_ref(), description).await;
+        if planned.source == kiln_llm::PlanSource::Fallback {
+            tracing::warn!(note = %planned.note, "the model could not plan a description");
+            planned.note = "the model could not plan this description (the server log says why); \
+                            planned offline"
+                .to_owned();
+        }
+        planned
     }
 
     /// Asks a job of `owner_id`'s to stop at its next stage boundary; 409 when it has finished.
@@ -408,10 +421,14 @@ impl Pipeline {
                 },
             ))
         })?;
-        let bytes = self.archives.get(&ObjPath::from(row.archive.as_str())).await;
-        let bytes = match bytes {
-            Ok(got) => got.bytes().await.map(|b| b.to_vec()),
-            Err(e) => Err(e),
+        // Versions stored before archives moved to the object store name a file path.
+        let bytes = if row.archive.starts_with('/') {
+            tokio::fs::read(&row.archive).await.map_err(|e| e.to_string())
+        } else {
+            match self.archives.get(&ObjPath::from(row.archive.as_str())).await {
+                Ok(got) => got.bytes().await.map(|b| b.to_vec()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
         }
         .map_err(|e| {
             tracing::error!(error = %e, key = %row.archive, "reading an archive failed");
@@ -476,20 +493,26 @@ impl Pipeline {
         };
         let id = job.id;
         // Keep the lease while the stages run.
-        let beat = {
+        // Keep the lease while the stages run; the guard stops the heartbeat however this
+        // function ends (a panic included), so a stuck job's lease runs out.
+        let _beat = AbortOnDrop({
             let (db, clock, w) = (self.db.clone(), self.clock.clone(), worker.to_owned());
             let every = self.lease / 6;
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    if !jobs::heartbeat(&db, id, &w, clock.now(), lease_ms).await.unwrap_or(false) {
-                        return;
+                    match jobs::heartbeat(&db, id, &w, clock.now(), lease_ms).await {
+                        Ok(true) => {}
+                        // Another worker has the job now.
+                        Ok(false) => return,
+                        // A storage hiccup: try again at the next beat (the lease has 5 more).
+                        Err(e) => tracing::warn!(job_id = id, error = %e, "heartbeat failed"),
                     }
                 }
             })
-        };
+        });
         let result = self.run_stages(&job, worker).await;
-        beat.abort();
+        drop(_beat);
         match result {
             Ok(()) => {}
             Err(Stop::Cancelled) => {
@@ -589,7 +612,7 @@ impl Pipeline {
                 s
             }
             None => {
-                let planned = kiln_llm::plan(self.llm.as_ref(), &payload.description).await;
+                let planned = self.planned(&payload.description).await;
                 self.log(job, &planned.note).await;
                 planned.spec
             }
@@ -747,6 +770,15 @@ impl Pipeline {
     }
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 enum Stop {
     Cancelled,
     Failed(String),
@@ -808,6 +840,9 @@ async fn commit_tree(
             }
         }
     };
+    // A process killed during `git add`/`commit` leaves the index lock behind. This job holds
+    // the app's only active lease, so no other git process works on this repository.
+    let _ = std::fs::remove_file(repo.join(".git/index.lock"));
     if !repo.join(".git").exists() {
         git(vec!["init".into(), "-q".into(), "-b".into(), "main".into()]).await?;
     }

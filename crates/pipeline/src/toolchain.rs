@@ -47,7 +47,12 @@ impl Toolchain {
     /// Installed, and at the pinned versions.
     pub fn ready(&self) -> bool {
         let Some(dir) = &self.dir else { return false };
-        ["eslint", "prettier"].iter().all(|t| dir.join("node_modules/.bin").join(t).exists())
+        // Another process may be installing into it right now.
+        let installing = std::fs::metadata(dir.join(".kiln-installing"))
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() < Duration::from_secs(1800));
+        !installing
+            && ["eslint", "prettier"].iter().all(|t| dir.join("node_modules/.bin").join(t).exists())
             && std::fs::read_to_string(dir.join("package-lock.json")).ok().as_deref()
                 == Some(PACKAGE_LOCK)
     }
@@ -130,8 +135,8 @@ async fn install(dir: &Path) -> Result<(), String> {
     }
     let result = async {
         std::fs::write(dir.join("package.json"), PACKAGE_JSON).map_err(|e| e.to_string())?;
-        // The lock is written last by npm's success path below, so `ready` stays false until
-        // the install completed.
+        // `npm ci` needs the lock file first; `ready` stays false meanwhile because of the
+        // `.kiln-installing` marker.
         let _ = std::fs::remove_file(dir.join("package-lock.json"));
         let staged = dir.join(".package-lock.json.kiln");
         std::fs::write(&staged, PACKAGE_LOCK).map_err(|e| e.to_string())?;
@@ -175,6 +180,9 @@ mod tests {
         assert!(!t.ready(), "another version's lock file");
         std::fs::write(dir.path().join("package-lock.json"), PACKAGE_LOCK).expect("lock");
         assert!(t.ready());
+        std::fs::write(dir.path().join(".kiln-installing"), "").expect("marker");
+        assert!(!t.ready(), "another process is installing");
+        std::fs::remove_file(dir.path().join(".kiln-installing")).expect("rm");
         std::fs::remove_file(bin.join("prettier")).expect("rm");
         assert!(!t.ready(), "a tool is missing");
         assert!(!Toolchain::new(None).ready());

@@ -88,18 +88,24 @@ pub async fn generate(
     State(state): State<AppState>,
     CurrentUser(id): CurrentUser,
     ApiPath(app_id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> HttpResult<(StatusCode, Json<kiln_pipeline::Created>)> {
     state.accounts.require_verified(id.user_id).await?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            HttpError::new(ErrorCode::PayloadTooLarge, "The body is larger than the limit.")
+        } else {
+            HttpError::new(ErrorCode::BadRequest, format!("The body could not be read: {e}"))
+        }
+    })?;
     // The body is optional: without one, the app's current description is generated.
     let body: Generate = if body.iter().all(u8::is_ascii_whitespace) {
         Generate::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            HttpError::new(
-                ErrorCode::BadRequest,
-                format!("The body is not valid JSON for this endpoint: {e}"),
-            )
+            // As the other endpoints: malformed JSON is 400, a wrong field 422.
+            let code = if e.is_data() { ErrorCode::Invalid } else { ErrorCode::BadRequest };
+            HttpError::new(code, format!("The body is not valid for this endpoint: {e}"))
         })?
     };
     let created = state
@@ -150,6 +156,9 @@ pub async fn events(
         after: i64,
         queue: VecDeque<Event>,
         done: bool,
+        /// A stream ends after a while; the browser's EventSource reconnects with
+        /// `Last-Event-ID` (and its access cookie is checked again).
+        until: tokio::time::Instant,
     }
     let start = Follow {
         db: state.db.clone(),
@@ -159,13 +168,14 @@ pub async fn events(
         after,
         queue: VecDeque::new(),
         done: false,
+        until: tokio::time::Instant::now() + Duration::from_secs(300),
     };
     let stream = futures_util::stream::unfold(start, |mut f| async move {
         loop {
             if let Some(e) = f.queue.pop_front() {
                 return Some((Ok(e), f));
             }
-            if f.done {
+            if f.done || tokio::time::Instant::now() > f.until {
                 return None;
             }
             // Events are rows: polling the database follows workers in other processes too.
@@ -205,7 +215,7 @@ pub async fn events(
                     // The app was deleted meanwhile: end the stream.
                     Err(_) => return None,
                 }
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                tokio::time::sleep(Duration::from_millis(400)).await;
             }
         }
     });
