@@ -313,8 +313,14 @@ fn pipeline() -> Result<kiln_pipeline::Pipeline, PortalError> {
 /// the offline planner's.
 #[server(prefix = "/sfn", endpoint = "plan")]
 pub async fn plan_app(description: String) -> Result<PlanAnswer, PortalError> {
-    caller()?;
-    match pipeline()?.plan(&description).await {
+    let who = caller()?;
+    let pipeline = pipeline()?;
+    if pipeline.uses_model()
+        && let Err(e) = accounts()?.limit_model_plan(who.user_id, &client())
+    {
+        return fail(e);
+    }
+    match pipeline.plan(&description).await {
         Ok(p) => Ok(PlanAnswer { spec: p.spec, note: p.note }),
         Err(e) => fail(e),
     }

@@ -178,6 +178,12 @@ impl Accounts {
         })
     }
 
+    /// Counts a request that asks the configured model for a plan, per IP and per account;
+    /// 429 beyond the limits.
+    pub fn limit_model_plan(&self, user_id: i64, client: &ClientInfo) -> Result<(), AuthError> {
+        self.limit(Action::ModelPlan, client, Some(&format!("user {user_id}")))
+    }
+
     /// Drops idle rate-limit state; call periodically.
     pub fn forget_idle_limits(&self) {
         self.limits.forget_idle();

@@ -22,6 +22,8 @@ pub enum Action {
     EmailChange,
     /// Checking the current password to change it or delete the account.
     PasswordCheck,
+    /// Asking the configured model (a paid service, usually) for a plan.
+    ModelPlan,
 }
 
 /// Limits per action: requests per minute from one IP, per hour for one account.

@@ -466,3 +466,24 @@ async fn rate_limits_answer_with_a_wait_and_recover() {
     tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
     acc.login("rl@example.com", PW, &cl()).await.expect("recovered");
 }
+
+#[tokio::test]
+async fn model_plans_are_limited_per_account() {
+    let t = kiln_store::testing::sqlite().await.expect("db");
+    let acc = Accounts::new(
+        t.db.clone(),
+        AuthConfig::new("http://kiln.test"),
+        &MasterKey::generate(),
+        PasswordHasher::owasp(),
+        Arc::new(Mailer::new()),
+        Clock::default(),
+    )
+    .with_limits(LimitConfig { per_ip_per_minute: 1_000, per_account_per_hour: 3 });
+    for _ in 0..3 {
+        acc.limit_model_plan(7, &cl()).expect("within the limit");
+    }
+    let limited = acc.limit_model_plan(7, &cl());
+    assert!(matches!(limited, Err(AuthError::RateLimited(_))), "{limited:?}");
+    // Another person has their own budget.
+    acc.limit_model_plan(8, &cl()).expect("another account");
+}

@@ -146,6 +146,11 @@ impl Pipeline {
         planned
     }
 
+    /// Whether plans come from a model (whose calls are rate-limited per person).
+    pub fn uses_model(&self) -> bool {
+        self.llm.is_some()
+    }
+
     /// Asks a job of `owner_id`'s to stop at its next stage boundary; 409 when it has finished.
     pub async fn cancel(&self, owner_id: i64, job_id: i64) -> Result<(), PipelineError> {
         self.job_status(owner_id, job_id, i64::MAX).await?;

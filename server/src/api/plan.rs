@@ -2,7 +2,7 @@
 //! shows for review): the configured model's, else the offline planner's.
 
 use crate::error::{HttpError, HttpResult};
-use crate::extract::{ApiJson, CurrentUser};
+use crate::extract::{ApiJson, Client, CurrentUser};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -19,9 +19,13 @@ pub struct PlanRequest {
 /// → 200 AppSpec; the `X-Kiln-Plan` header says where the plan came from.
 pub async fn plan(
     State(state): State<AppState>,
-    CurrentUser(_): CurrentUser,
+    CurrentUser(id): CurrentUser,
+    Client(client): Client,
     ApiJson(body): ApiJson<PlanRequest>,
 ) -> HttpResult<Response> {
+    if state.pipeline.uses_model() {
+        state.accounts.limit_model_plan(id.user_id, &client)?;
+    }
     let planned = state.pipeline.plan(&body.description).await.map_err(|e| HttpError(e.into()))?;
     let mut res = Json(planned.spec).into_response();
     let note: String =
