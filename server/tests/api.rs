@@ -570,6 +570,16 @@ async fn the_whole_flow_runs_on_postgres_too() {
     app.verified_user("pg@example.com").await;
     let res = app.post_json("/api/tokens", &json!({"name": "pg"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    // Apps and jobs too: the per-person limits lock the user's row; one active job per app.
+    let res = app.post_json("/api/apps", &json!({"description": "Notes with a title."})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let app_id = res.json::<Value>().await.expect("json")["app_id"].as_i64().expect("id");
+    let generate = format!("/api/apps/{app_id}/generate");
+    let empty = json!({});
+    let (a, b) = tokio::join!(app.post_json(&generate, &empty), app.post_json(&generate, &empty));
+    let mut codes = [a.status().as_u16(), b.status().as_u16()];
+    codes.sort_unstable();
+    assert_eq!(codes, [202, 409]);
     assert!(!app.data_dir.join("kiln.db").exists(), "SQLite was not used");
 }
 

@@ -4,7 +4,7 @@ pub mod toolchain;
 
 use kiln_core::{ApiError, AppDetail, AppSpec, ErrorCode, JobEvent, JobStatus, VersionInfo};
 use kiln_sandbox::Sandbox;
-use kiln_store::{Clock, Db, StoreError, apps, jobs};
+use kiln_store::{Clock, Db, StoreError, Tx, apps, jobs, users};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -173,8 +173,10 @@ impl Pipeline {
         &self.toolchain
     }
 
-    async fn check_app_limit(&self, owner_id: i64) -> Result<(), PipelineError> {
-        if apps::count_by_owner(&self.db, owner_id).await? >= self.limits.max_apps {
+    /// In the transaction that adds the app, after `users::lock`: concurrent requests of one
+    /// person are counted one after the other.
+    async fn check_app_limit(&self, tx: &mut Tx, owner_id: i64) -> Result<(), PipelineError> {
+        if apps::count_by_owner_tx(tx, owner_id).await? >= self.limits.max_apps {
             return Err(PipelineError::Refused(ApiError::new(
                 ErrorCode::RateLimited,
                 format!(
@@ -186,8 +188,8 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn check_job_limit(&self, owner_id: i64) -> Result<(), PipelineError> {
-        let active = jobs::active_count_for_owner(&self.db, owner_id).await?;
+    async fn check_job_limit(&self, tx: &mut Tx, owner_id: i64) -> Result<(), PipelineError> {
+        let active = jobs::active_count_for_owner_tx(tx, owner_id).await?;
         if active >= self.limits.max_active_jobs {
             let mut e = ApiError::new(
                 ErrorCode::RateLimited,
@@ -240,9 +242,10 @@ impl Pipeline {
         let name = Self::checked_name(name, None, || {
             planned.as_ref().map(|p| p.name.clone()).unwrap_or_default()
         })?;
-        self.check_app_limit(owner_id).await?;
         let slug = self.free_slug(&name).await?;
         let mut tx = self.db.begin_write().await?;
+        users::lock(&mut tx, owner_id).await?;
+        self.check_app_limit(&mut tx, owner_id).await?;
         let app_id =
             apps::insert(&mut tx, owner_id, &name, &slug, description.trim(), self.clock.now())
                 .await?;
@@ -270,11 +273,12 @@ impl Pipeline {
         if let Some(running) = jobs::active_for_app(&self.db, app_id).await? {
             return Err(Self::busy(&running));
         }
-        self.check_job_limit(owner_id).await?;
         let payload = serde_json::to_string(&Payload { description: description.to_owned(), spec })
             .expect("payload serialises");
         let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
+        users::lock(&mut tx, owner_id).await?;
+        self.check_job_limit(&mut tx, owner_id).await?;
         apps::set_description(&mut tx, app_id, description, now).await?;
         let job_id = match jobs::enqueue(&mut tx, app_id, "generate", &payload, 3, now).await {
             Ok(id) => id,
@@ -460,14 +464,15 @@ impl Pipeline {
             s.validate().map_err(PipelineError::Refused)?;
         }
         let name = Self::checked_name(name, spec.as_ref(), || planned.name)?;
-        self.check_app_limit(owner_id).await?;
-        self.check_job_limit(owner_id).await?;
         let slug = self.free_slug(&name).await?;
         let payload =
             serde_json::to_string(&Payload { description: description.trim().to_owned(), spec })
                 .expect("payload serialises");
         let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
+        users::lock(&mut tx, owner_id).await?;
+        self.check_app_limit(&mut tx, owner_id).await?;
+        self.check_job_limit(&mut tx, owner_id).await?;
         let app_id = apps::insert(&mut tx, owner_id, &name, &slug, description.trim(), now).await?;
         let job_id = jobs::enqueue(&mut tx, app_id, "generate", &payload, 3, now).await?;
         tx.commit().await?;

@@ -125,6 +125,12 @@ pub async fn count_by_owner(db: &Db, owner_id: i64) -> Result<i64, StoreError> {
         .bind(owner_id).fetch_one(c).await)?)
 }
 
+/// How many apps an owner has, in the caller's transaction.
+pub async fn count_by_owner_tx(tx: &mut Tx, owner_id: i64) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner_id = $1")
+        .bind(owner_id).fetch_one(c).await)?)
+}
+
 /// Replaces the app's current description (in the caller's transaction).
 pub async fn set_description(
     tx: &mut Tx,

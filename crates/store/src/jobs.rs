@@ -258,3 +258,10 @@ pub async fn active_count_for_owner(db: &Db, owner_id: i64) -> Result<i64, Store
              WHERE apps.owner_id = $1 AND jobs.finished_at IS NULL";
     Ok(on_db!(db, c => sqlx::query_scalar(q).bind(owner_id).fetch_one(c).await)?)
 }
+
+/// How many unfinished jobs the apps of one owner have, in the caller's transaction.
+pub async fn active_count_for_owner_tx(tx: &mut Tx, owner_id: i64) -> Result<i64, StoreError> {
+    let q = "SELECT COUNT(*) FROM jobs JOIN apps ON apps.id = jobs.app_id \
+             WHERE apps.owner_id = $1 AND jobs.finished_at IS NULL";
+    Ok(on_tx!(tx, c => sqlx::query_scalar(q).bind(owner_id).fetch_one(c).await)?)
+}

@@ -97,3 +97,16 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Serialises writers that count a person's rows (apps, running jobs) against a limit: on
+/// Postgres it locks the user's row until the transaction ends; SQLite's write transactions are
+/// already exclusive.
+pub async fn lock(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    if let crate::Tx::Postgres(t) = tx {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **t)
+            .await?;
+    }
+    Ok(())
+}
