@@ -44,6 +44,13 @@ fn start_smtp(port: u16, maildir: &Path) -> Proc {
         .stderr(Stdio::null())
         .spawn()
         .expect("aiosmtpd");
+    // Python starts slowly on a loaded machine: return once the server accepts connections, so
+    // Kiln's first delivery attempt does not meet a closed port (and wait for its retry).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     Proc(child)
 }
 
