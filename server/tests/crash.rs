@@ -7,22 +7,6 @@ use process::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn logged_in(base: &str, email: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let res = client
-        .post(format!("{base}/api/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(res.status(), StatusCode::OK);
-    client
-}
-
 async fn status(client: &reqwest::Client, base: &str, job: i64) -> Value {
     client
         .get(format!("{base}/api/status?job_id={job}"))
@@ -41,7 +25,7 @@ async fn sigkill_during_the_check_stage_then_restart_packages_the_job_exactly_on
     // A short lease, so the restarted worker takes the dead one's job over within seconds.
     let env = [("KILN_JOB_LEASE_SECS", "3".to_owned()), ("KILN_WORKERS", "1".to_owned())];
     let (mut kiln, base) = start_kiln_in(dir.path(), &env).await;
-    let client = logged_in(&base, "crash@example.com").await;
+    let client = login(&base, "crash@example.com").await;
     let res = client
         .post(format!("{base}/api/createApp"))
         .json(&json!({"description": "A todo list: tasks with a title, a due date and notes."}))
@@ -64,7 +48,7 @@ async fn sigkill_during_the_check_stage_then_restart_packages_the_job_exactly_on
     drop(kiln);
 
     let (_kiln, base) = start_kiln_in(dir.path(), &env).await;
-    let client = logged_in(&base, "crash@example.com").await;
+    let client = login(&base, "crash@example.com").await;
     let s = wait_for("the job to finish after the restart", 180, || {
         let (c, b) = (client.clone(), base.clone());
         async move {

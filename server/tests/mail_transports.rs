@@ -66,18 +66,6 @@ async fn signup(base: &str, email: &str) -> reqwest::Client {
     client
 }
 
-async fn login(base: &str, email: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
-    let res = client
-        .post(format!("{base}/api/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(res.status(), StatusCode::OK);
-    client
-}
-
 fn maildir_messages(dir: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir.join("new")) else { return Vec::new() };
     rd.filter_map(|e| e.ok()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect()

@@ -95,3 +95,20 @@ pub async fn start_kiln(
     let (child, base) = start_kiln_in(dir.path(), env).await;
     (child, base, dir)
 }
+
+/// A client with a cookie jar, logged in as `email` (password `PASSWORD`).
+pub async fn login(base: &str, email: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let res = client
+        .post(format!("{base}/api/login"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    client
+}
