@@ -44,14 +44,20 @@ fn main() {
         let mut files = Vec::new();
         files_under(dir, "", &mut files);
         writeln!(code, "    ({module:?}, &[").expect("a String");
-        for (rel, path) in files {
+        for (rel, _) in files {
             let output = rel.strip_suffix(".j2").unwrap_or(&rel).to_owned();
             assert!(output != "app.json", "templates/{module}/{rel}: app.json is written by Kiln");
             if let Some(other) = owner.insert(output.clone(), module.to_owned()) {
                 panic!("templates/{module}/{rel}: templates/{other} writes {output} too");
             }
-            let path = path.to_str().expect("a UTF-8 path");
-            writeln!(code, "        ({rel:?}, include_str!({path:?})),").expect("a String");
+            // Relative to the crate being compiled, not an absolute path: build directories are
+            // shared between checkouts (CI clones), and cargo may reuse this output for another.
+            let from_crate = format!("/../../templates/{module}/{rel}");
+            writeln!(
+                code,
+                "        ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {from_crate:?}))),"
+            )
+            .expect("a String");
         }
         code.push_str("    ]),\n");
     }
