@@ -12,9 +12,11 @@ pub struct AppRow {
     pub description: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The version the runtime serves, once one is deployed.
+    pub live_version: Option<i64>,
 }
 
-const COLUMNS: &str = "id, owner_id, name, slug, description, created_at, updated_at";
+const COLUMNS: &str = "id, owner_id, name, slug, description, created_at, updated_at, live_version";
 
 /// Inserts an app; `Conflict` when the slug is taken.
 pub async fn insert(
@@ -40,6 +42,18 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<AppRow>, StoreError> {
 pub async fn by_owner(db: &Db, owner_id: i64) -> Result<Vec<AppRow>, StoreError> {
     let q = format!("SELECT {COLUMNS} FROM apps WHERE owner_id = $1 ORDER BY id DESC");
     Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(owner_id).fetch_all(c).await)?)
+}
+
+pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<AppRow>, StoreError> {
+    let q = format!("SELECT {COLUMNS} FROM apps WHERE slug = $1");
+    Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).bind(slug).fetch_optional(c).await)?)
+}
+
+/// Switches the version the runtime serves: one write, so readers see the old or the new.
+pub async fn set_live(db: &Db, app_id: i64, version: i64, now: Millis) -> Result<(), StoreError> {
+    let q = "UPDATE apps SET live_version = $1, updated_at = $2 WHERE id = $3";
+    on_db!(db, c => sqlx::query(q).bind(version).bind(now).bind(app_id).execute(c).await.map(|_| ()))?;
+    Ok(())
 }
 
 pub async fn slug_taken(db: &Db, slug: &str) -> Result<bool, StoreError> {

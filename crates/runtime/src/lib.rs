@@ -1,0 +1,345 @@
+//! Kiln's runtime for generated apps. Every live app is served on its own origin
+//! (`http://<slug>.localhost:<port>/` locally, `https://<slug>.<apps domain>/` in production):
+//! the files of its live version, `GET /app.json`, and under `/api/` the backend its spec
+//! describes: REST for every entity with typed validation, end-user accounts and per-entity
+//! access rules, and a health check. Each app keeps its data in its own storage.
+//!
+//! [`Runtime::deploy`] unpacks a version, migrates the storage and smoke-checks the version in
+//! place; switching the live version is the caller's single write (`apps.live_version`).
+
+mod accounts;
+mod api;
+mod deploy;
+pub mod migrate;
+pub mod records;
+mod statics;
+pub mod storage;
+
+pub use deploy::DeployError;
+pub use migrate::Report;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use http::{HeaderValue, StatusCode, header};
+use kiln_core::AppSpec;
+use kiln_store::{Clock, Db};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use storage::Storage;
+
+/// Where generated apps live and how their URLs look.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `$KILN_DATA_DIR`: versions under `apps/<id>/versions/<n>`, SQLite files `apps/<id>/data.sqlite`.
+    pub data_dir: PathBuf,
+    /// Production: apps at `https://<slug>.<domain>/`, `__Host-` cookies. `None`: `<slug>.localhost`.
+    pub apps_domain: Option<String>,
+    /// The port of `KILN_APPS_ADDR`, for local URLs.
+    pub port: u16,
+    /// The instance's Postgres URL: each app then gets a schema there instead of a SQLite file.
+    pub postgres_url: Option<String>,
+    /// Anonymous writes (creates, edits, sign-ups, log-ins) per minute, per app and address.
+    pub anonymous_writes_per_minute: u32,
+    /// On Postgres, app `n` lives in schema `<prefix><n>` (`app_` by default).
+    pub schema_prefix: String,
+}
+
+impl Config {
+    /// Local defaults: SQLite files under `data_dir`, apps at `<slug>.localhost:<port>`.
+    pub fn local(data_dir: PathBuf, port: u16) -> Self {
+        Self {
+            data_dir,
+            apps_domain: None,
+            port,
+            postgres_url: None,
+            anonymous_writes_per_minute: 60,
+            schema_prefix: "app_".into(),
+        }
+    }
+}
+
+/// The live version of an app, as requests see it.
+#[derive(Debug)]
+pub struct Live {
+    pub app_id: i64,
+    pub slug: String,
+    pub version: i64,
+    pub spec: AppSpec,
+    pub dir: PathBuf,
+    pub storage: Storage,
+}
+
+/// How long a resolved host is trusted before the database is asked again (a deploy in this
+/// process forgets it at once; one in another process is seen within this time).
+const LIVE_TTL: Duration = Duration::from_secs(1);
+
+struct Inner {
+    db: Db,
+    clock: Clock,
+    config: Config,
+    live: Mutex<HashMap<String, (Instant, Option<Arc<Live>>)>>,
+    storages: tokio::sync::Mutex<HashMap<i64, Storage>>,
+    pg: tokio::sync::OnceCell<sqlx::AnyPool>,
+    passwords: kiln_auth::PasswordHasher,
+    anonymous_writes: DefaultKeyedRateLimiter<(i64, IpAddr)>,
+}
+
+/// The runtime. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// An error page or JSON error for a request the runtime could not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RuntimeError(pub String);
+
+impl From<storage::StorageError> for RuntimeError {
+    fn from(e: storage::StorageError) -> Self {
+        RuntimeError(e.to_string())
+    }
+}
+
+impl From<kiln_store::StoreError> for RuntimeError {
+    fn from(e: kiln_store::StoreError) -> Self {
+        RuntimeError(e.to_string())
+    }
+}
+
+impl Runtime {
+    pub fn new(db: Db, clock: Clock, config: Config) -> Self {
+        let per_minute =
+            NonZeroU32::new(config.anonymous_writes_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                config,
+                live: Mutex::new(HashMap::new()),
+                storages: tokio::sync::Mutex::new(HashMap::new()),
+                pg: tokio::sync::OnceCell::new(),
+                passwords: kiln_auth::PasswordHasher::owasp(),
+                anonymous_writes: governor::RateLimiter::dashmap(Quota::per_minute(per_minute)),
+            }),
+        }
+    }
+
+    /// Hashes end users' passwords with these parameters (tests use cheap ones).
+    pub fn with_password_hasher(self, hasher: kiln_auth::PasswordHasher) -> Self {
+        let inner = Arc::try_unwrap(self.inner)
+            .unwrap_or_else(|_| panic!("configure the runtime before cloning it"));
+        Self { inner: Arc::new(Inner { passwords: hasher, ..inner }) }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The URL an app is served at.
+    pub fn url_for(&self, slug: &str) -> String {
+        match &self.inner.config.apps_domain {
+            Some(d) => format!("https://{slug}.{d}/"),
+            None => format!("http://{slug}.localhost:{}/", self.inner.config.port),
+        }
+    }
+
+    fn production(&self) -> bool {
+        self.inner.config.apps_domain.is_some()
+    }
+
+    /// The slug a `Host` header names, if it is one of the apps' hosts.
+    pub fn slug_of(&self, host: &str) -> Option<String> {
+        let host = host.trim().to_ascii_lowercase();
+        let name = match host.rsplit_once(':') {
+            Some((n, port)) if port.bytes().all(|b| b.is_ascii_digit()) => n.to_owned(),
+            _ => host,
+        };
+        let suffix = match &self.inner.config.apps_domain {
+            Some(d) => format!(".{}", d.to_ascii_lowercase()),
+            None => ".localhost".to_owned(),
+        };
+        let slug = name.strip_suffix(&suffix)?;
+        let ok = !slug.is_empty()
+            && slug.len() <= 63
+            && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        ok.then(|| slug.to_owned())
+    }
+
+    /// Where a version's files are unpacked.
+    pub fn version_dir(&self, app_id: i64, version: i64) -> PathBuf {
+        self.inner
+            .config
+            .data_dir
+            .join("apps")
+            .join(app_id.to_string())
+            .join("versions")
+            .join(version.to_string())
+    }
+
+    /// The app's storage (opened once, then shared).
+    pub async fn storage(&self, app_id: i64) -> Result<Storage, RuntimeError> {
+        let mut open = self.inner.storages.lock().await;
+        if let Some(s) = open.get(&app_id) {
+            return Ok(s.clone());
+        }
+        let s = match &self.inner.config.postgres_url {
+            Some(url) => {
+                let pool =
+                    self.inner.pg.get_or_try_init(|| Storage::postgres_pool(url)).await?.clone();
+                Storage::open_postgres(
+                    pool,
+                    &format!("{}{app_id}", self.inner.config.schema_prefix),
+                )
+                .await?
+            }
+            None => {
+                let path = self
+                    .inner
+                    .config
+                    .data_dir
+                    .join("apps")
+                    .join(app_id.to_string())
+                    .join("data.sqlite");
+                Storage::open_sqlite(&path).await?
+            }
+        };
+        open.insert(app_id, s.clone());
+        Ok(s)
+    }
+
+    /// Forgets what is cached about an app's host (after a deploy switched its version).
+    pub fn invalidate(&self, slug: &str) {
+        if let Ok(mut m) = self.inner.live.lock() {
+            m.remove(slug);
+        }
+    }
+
+    /// The live version behind a slug, or `None` when no version of it is live.
+    pub async fn live(&self, slug: &str) -> Result<Option<Arc<Live>>, RuntimeError> {
+        if let Ok(m) = self.inner.live.lock()
+            && let Some((at, live)) = m.get(slug)
+            && at.elapsed() < LIVE_TTL
+        {
+            return Ok(live.clone());
+        }
+        let live = self.resolve(slug).await?;
+        if let Ok(mut m) = self.inner.live.lock() {
+            m.insert(slug.to_owned(), (Instant::now(), live.clone()));
+        }
+        Ok(live)
+    }
+
+    async fn resolve(&self, slug: &str) -> Result<Option<Arc<Live>>, RuntimeError> {
+        let db = &self.inner.db;
+        let Some(app) = kiln_store::apps::by_slug(db, slug).await? else { return Ok(None) };
+        let Some(version) = app.live_version else { return Ok(None) };
+        let Some(row) = kiln_store::apps::version(db, app.id, version).await? else {
+            return Ok(None);
+        };
+        let spec: AppSpec = serde_json::from_str(&row.spec)
+            .map_err(|e| RuntimeError(format!("the live version's spec is unreadable: {e}")))?;
+        let storage = self.storage(app.id).await?;
+        Ok(Some(Arc::new(Live {
+            app_id: app.id,
+            slug: app.slug,
+            version,
+            spec,
+            dir: self.version_dir(app.id, version),
+            storage,
+        })))
+    }
+
+    /// The router of the apps' listener: every request is dispatched by its `Host`.
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+}
+
+/// The policy every response of a generated app carries.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+                   frame-ancestors 'none'; form-action 'self'";
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body><h1>{t}</h1><p>{m}</p></body></html>",
+        t = esc(title),
+        m = esc(message)
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+async fn handle(State(rt): State<Runtime>, req: Request) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let mut resp = match rt.slug_of(&host) {
+        None => page(
+            StatusCode::NOT_FOUND,
+            "No app here",
+            "This address does not name a Kiln app: apps live at <slug>.<apps domain>.",
+        ),
+        Some(slug) => match rt.live(&slug).await {
+            Err(e) => {
+                tracing::error!(%slug, error = %e, "could not resolve an app");
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Unavailable",
+                    "This app cannot be reached right now; try again shortly.",
+                )
+            }
+            Ok(None) => page(
+                StatusCode::NOT_FOUND,
+                "No app here",
+                &format!("No app named {slug:?} is live on this Kiln. It may still be generating."),
+            ),
+            Ok(Some(live)) => {
+                let path = req.uri().path();
+                if path == "/api" || path.starts_with("/api/") {
+                    api::handle(&rt, &live, &host, req).await
+                } else {
+                    statics::serve(&live, req).await
+                }
+            }
+        },
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    if rt.production() {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    resp
+}
+
+/// An empty body response (for HEAD and 304).
+fn empty(status: StatusCode) -> Response {
+    Response::builder().status(status).body(Body::empty()).unwrap_or_default()
+}

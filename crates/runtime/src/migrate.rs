@@ -1,0 +1,262 @@
+//! Moves an app's storage forward to a new spec: new entities become tables, new fields columns
+//! (required ones filled with a default in older records), changed fields are checked value by
+//! value. What a change would lose (values of a dropped field or entity, values the new type
+//! cannot hold) is listed, and nothing changes until the owner confirms. Even then nothing is
+//! deleted outright: dropped fields and entities stay in storage, hidden; values the new type
+//! cannot hold are cleared, and on a change of storage type the old column is kept under
+//! another name.
+
+use crate::records::check_value;
+use crate::storage::{Class, Sql, Storage, StorageError, Val, quote, read_val};
+use kiln_core::{AppSpec, Entity, Field, FieldType};
+use serde_json::{Value, json};
+use sqlx::AnyConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// What the change would lose; nothing was changed.
+    #[error("the new plan would lose data: {}", .0.join("; "))]
+    DataLoss(Vec<String>),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What a migration did, in words for the build log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub steps: Vec<String>,
+    /// What the owner confirmed losing.
+    pub lost: Vec<String>,
+}
+
+/// The value a new required field gets in existing records, when its type has an obvious one.
+fn default_for(f: &Field) -> Option<Val> {
+    match &f.ty {
+        FieldType::Text | FieldType::LongText => Some(Val::Text(String::new())),
+        FieldType::Int { min, max } => {
+            Some(Val::Int(0i64.clamp(min.unwrap_or(i64::MIN), max.unwrap_or(i64::MAX))))
+        }
+        FieldType::Decimal => Some(Val::Real(0.0)),
+        FieldType::Bool => Some(Val::Int(0)),
+        FieldType::Enum { values } => values.first().map(|v| Val::Text(v.clone())),
+        _ => None,
+    }
+}
+
+/// A stored value as the JSON a client would send for `f` (so `check_value` decides).
+fn as_json(v: &Val, f: &Field) -> Value {
+    match (v, &f.ty) {
+        (Val::Int(i), FieldType::Bool) if *i == 0 || *i == 1 => Value::Bool(*i == 1),
+        (Val::Int(i), FieldType::Bool) => json!(i),
+        (Val::Int(i), ty) if Class::of(ty) == Class::Text => Value::String(i.to_string()),
+        (Val::Int(i), _) => json!(i),
+        (Val::Real(r), FieldType::Int { .. } | FieldType::Ref { .. }) if r.fract() == 0.0 => {
+            json!(*r as i64)
+        }
+        (Val::Real(r), ty) if Class::of(ty) == Class::Text => Value::String(r.to_string()),
+        (Val::Real(r), _) => json!(r),
+        (Val::Text(t), FieldType::Bool) => match t.trim() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(t.clone()),
+        },
+        (Val::Text(t), FieldType::Int { .. } | FieldType::Ref { .. } | FieldType::Decimal) => {
+            serde_json::from_str::<Value>(t.trim())
+                .ok()
+                .filter(Value::is_number)
+                .unwrap_or(Value::String(t.clone()))
+        }
+        (Val::Text(t), _) => Value::String(t.clone()),
+        (Val::Null(_), _) => Value::Null,
+    }
+}
+
+async fn count_where(
+    s: &Storage,
+    c: &mut AnyConnection,
+    table: &str,
+    condition: &str,
+) -> Result<i64, StorageError> {
+    Sql::new(format!("SELECT COUNT(*) FROM {} WHERE {condition}", s.table(table)))
+        .scalar_i64(c)
+        .await
+}
+
+fn records(n: i64, e: &Entity) -> String {
+    if n == 1 { format!("1 {}", e.label.to_lowercase()) } else { format!("{n} {}", e.collection) }
+}
+
+/// Migrates within the caller's transaction; on `DataLoss` the caller rolls it back.
+pub async fn migrate(
+    s: &Storage,
+    c: &mut AnyConnection,
+    new: &AppSpec,
+    confirm_data_loss: bool,
+    version: i64,
+) -> Result<Report, MigrateError> {
+    s.ensure_internal(c).await?;
+    let old = s.migrated_spec(c).await?;
+    let mut report = Report::default();
+    let mut losses = Vec::new();
+    for e in &new.entities {
+        let cols = s.columns(c, &e.collection).await?;
+        if cols.is_empty() {
+            Sql::new(s.create_table_sql(e)).execute(c).await?;
+            let index = format!(
+                "CREATE INDEX {} ON {} (created_by)",
+                quote(&format!("{}_created_by", e.collection)),
+                s.table(&e.collection)
+            );
+            Sql::new(index).execute(c).await?;
+            report.steps.push(format!("new collection {}", e.collection));
+            continue;
+        }
+        let old_entity =
+            old.as_ref().and_then(|o| o.entities.iter().find(|o| o.collection == e.collection));
+        for f in &e.fields {
+            let class = Class::of(&f.ty);
+            let Some((_, stored)) = cols.iter().find(|(n, _)| n == &f.name).cloned() else {
+                Sql::new(s.add_column_sql(&e.collection, &f.name, class)).execute(c).await?;
+                let mut step = format!("new field {}.{}", e.collection, f.name);
+                if f.required
+                    && let Some(d) = default_for(f)
+                {
+                    let mut q = Sql::new(format!(
+                        "UPDATE {} SET {} = ",
+                        s.table(&e.collection),
+                        quote(&f.name)
+                    ));
+                    q.arg(d.clone());
+                    let n = q.execute(c).await?;
+                    if n > 0 {
+                        step.push_str(&format!(" ({n} existing records get {})", show(&d)));
+                    }
+                }
+                report.steps.push(step);
+                continue;
+            };
+            let old_field = old_entity.and_then(|o| o.fields.iter().find(|o| o.name == f.name));
+            if old_field == Some(f) && stored == class {
+                continue;
+            }
+            // The definition changed (or the column is a hidden one coming back): check every
+            // stored value against the new definition.
+            let mut q = Sql::new(format!(
+                "SELECT id, {col} FROM {} WHERE {col} IS NOT NULL ORDER BY id",
+                s.table(&e.collection),
+                col = quote(&f.name)
+            ));
+            q.push("");
+            let rows = q.fetch_all(c).await?;
+            let mut keep = Vec::new();
+            let mut bad = Vec::new();
+            for r in &rows {
+                let id = match read_val(r, 0, Class::Int) {
+                    Val::Int(i) => i,
+                    _ => continue,
+                };
+                let v = read_val(r, 1, stored);
+                match check_value(f, &as_json(&v, f)) {
+                    Ok(nv) => keep.push((id, nv)),
+                    Err(_) => bad.push((id, v)),
+                }
+            }
+            if !bad.is_empty() {
+                let example = show(&bad[0].1);
+                losses.push(format!(
+                    "{} have a value of {} that the new type cannot hold (e.g. {example})",
+                    records(bad.len() as i64, e),
+                    f.label
+                ));
+            }
+            if stored != class {
+                // Another storage type: keep the old column under another name, copy what fits.
+                let kept = format!("_old_{}_v{version}", f.name);
+                Sql::new(s.rename_column_sql(&e.collection, &f.name, &kept)).execute(c).await?;
+                Sql::new(s.add_column_sql(&e.collection, &f.name, class)).execute(c).await?;
+                for (id, v) in &keep {
+                    let mut u = Sql::new(format!(
+                        "UPDATE {} SET {} = ",
+                        s.table(&e.collection),
+                        quote(&f.name)
+                    ));
+                    u.arg(v.clone()).push(" WHERE id = ").arg(Val::Int(*id));
+                    u.execute(c).await?;
+                }
+                report.steps.push(format!(
+                    "{}.{} now stored as {class:?} ({} values carried over)",
+                    e.collection,
+                    f.name,
+                    keep.len()
+                ));
+            } else {
+                for (id, _) in &bad {
+                    let mut u = Sql::new(format!(
+                        "UPDATE {} SET {} = NULL WHERE id = ",
+                        s.table(&e.collection),
+                        quote(&f.name)
+                    ));
+                    u.arg(Val::Int(*id));
+                    u.execute(c).await?;
+                }
+                if old_field.is_some() {
+                    report.steps.push(format!("field {}.{} changed", e.collection, f.name));
+                }
+            }
+        }
+        if let Some(o) = old_entity {
+            for f in o.fields.iter().filter(|f| !e.fields.iter().any(|n| n.name == f.name)) {
+                let n =
+                    count_where(s, c, &e.collection, &format!("{} IS NOT NULL", quote(&f.name)))
+                        .await?;
+                if n > 0 {
+                    losses.push(format!(
+                        "{} have a value in {}, which the new plan drops",
+                        records(n, e),
+                        f.label
+                    ));
+                } else {
+                    report.steps.push(format!(
+                        "field {}.{} dropped (it held nothing)",
+                        e.collection, f.name
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(o) = &old {
+        for e in
+            o.entities.iter().filter(|e| !new.entities.iter().any(|n| n.collection == e.collection))
+        {
+            if s.columns(c, &e.collection).await?.is_empty() {
+                continue;
+            }
+            let n = count_where(s, c, &e.collection, "1 = 1").await?;
+            if n > 0 {
+                losses.push(format!(
+                    "{} would no longer be shown: the new plan drops {}",
+                    records(n, e),
+                    e.label
+                ));
+            }
+        }
+    }
+    if !losses.is_empty() && !confirm_data_loss {
+        return Err(MigrateError::DataLoss(losses));
+    }
+    report.lost = losses;
+    s.set_migrated_spec(c, new).await?;
+    Ok(report)
+}
+
+fn show(v: &Val) -> String {
+    match v {
+        Val::Null(_) => "nothing".into(),
+        Val::Int(i) => i.to_string(),
+        Val::Real(r) => r.to_string(),
+        Val::Text(t) => {
+            let short: String = t.chars().take(40).collect();
+            format!("{short:?}")
+        }
+    }
+}
