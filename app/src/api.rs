@@ -366,7 +366,7 @@ pub async fn generate_app(app_id: i64) -> Result<kiln_core::AppCreated, PortalEr
     if let Err(e) = accounts()?.require_verified(who.user_id).await {
         return fail(e);
     }
-    match pipeline()?.generate(who.user_id, app_id, None, None).await {
+    match pipeline()?.generate(who.user_id, app_id, None, None, false).await {
         Ok(c) => Ok(c),
         Err(e) => fail(e),
     }

@@ -131,6 +131,27 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
     })
     .with_lease(Duration::from_secs(settings.job_lease_secs))
     .with_llm(settings.llm.clone().map(kiln_llm::LlmPlanner::new));
+    let data_dir =
+        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    let runtime = kiln_runtime::Runtime::new(
+        db.clone(),
+        accounts.clock().clone(),
+        kiln_runtime::Config {
+            apps_domain: settings.apps_domain.clone(),
+            postgres_url: match db.backend() {
+                kiln_store::Backend::Postgres => {
+                    settings.database_url.as_ref().map(|u| u.expose().to_owned())
+                }
+                kiln_store::Backend::Sqlite => None,
+            },
+            anonymous_writes_per_minute: settings.rate_limit_ip.max(1),
+            ..kiln_runtime::Config::local(data_dir, settings.apps_addr.port())
+        },
+    );
+    let pipeline = pipeline.with_runtime(runtime.clone()).with_mail(kiln_pipeline::Mail {
+        mailer: Arc::new(Mailer::new()),
+        portal_url: public_url.clone(),
+    });
     let state = AppState {
         leptos_options,
         db,
@@ -139,6 +160,7 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         settings: Arc::new(settings),
         origin,
         pipeline,
+        runtime,
     };
     Ok(Kiln { state, mail_worker })
 }
@@ -175,6 +197,25 @@ pub async fn serve(
         }
     });
     let db = kiln.state.db.clone();
+    // Generated apps, each on its own origin, on a listener of their own.
+    let apps_addr = kiln.state.settings.apps_addr;
+    let apps_listener = TcpListener::bind(apps_addr)
+        .await
+        .with_context(|| format!("listening for generated apps on {apps_addr} (KILN_APPS_ADDR)"))?;
+    let runtime = kiln.state.runtime.clone();
+    runtime.set_port(apps_listener.local_addr()?.port());
+    tracing::info!(example = %runtime.url_for("<slug>"), "generated apps are served on {}", apps_listener.local_addr()?);
+    let mut apps_stop = stop_rx.clone();
+    let apps_server = tokio::spawn(async move {
+        axum::serve(
+            apps_listener,
+            runtime.router().into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = apps_stop.changed().await;
+        })
+        .await
+    });
     let workers = start_generation_workers(&kiln, &stop_rx);
     let app = routes::router(kiln.state);
 
@@ -201,6 +242,9 @@ pub async fn serve(
     }
     if tokio::time::timeout(Duration::from_secs(1), worker).await.is_err() {
         tracing::warn!("mail worker did not stop within 1 s");
+    }
+    if tokio::time::timeout(Duration::from_secs(1), apps_server).await.is_err() {
+        tracing::warn!("generated apps' requests did not finish within 1 s");
     }
     // A generation in progress is not waited for: its lease runs out and a worker (here after a
     // restart, or on another machine) runs it again; its stages are idempotent.

@@ -98,10 +98,15 @@ pub struct SettingsArgs {
     #[arg(long, env = "KILN_ADDR", global = true, value_name = "HOST:PORT")]
     pub addr: Option<SocketAddr>,
 
-    /// Address generated apps will be served on (used by the deploy feature).
-    /// [default: 127.0.0.1:3001]
+    /// Address generated apps are served on, each on its own origin
+    /// (http://<slug>.localhost:<port>/ unless KILN_APPS_DOMAIN is set). [default: 127.0.0.1:3001]
     #[arg(long, env = "KILN_APPS_ADDR", global = true, value_name = "HOST:PORT")]
     pub apps_addr: Option<SocketAddr>,
+
+    /// Production: serve apps at https://<slug>.<domain>/ (a proxy in front terminates TLS).
+    /// Must be a registrable domain other than the portal's, so apps never share its cookies.
+    #[arg(long, env = "KILN_APPS_DOMAIN", global = true, value_name = "DOMAIN")]
+    pub apps_domain: Option<String>,
 
     /// Public base URL of the portal, used in links in emails; https:// turns on Secure,
     /// prefixed cookies. [default: http://<KILN_ADDR>]
@@ -226,6 +231,8 @@ pub struct Settings {
     pub database_url: Option<Secret>,
     pub addr: SocketAddr,
     pub apps_addr: SocketAddr,
+    /// `None`: apps at `<slug>.localhost:<apps port>`.
+    pub apps_domain: Option<String>,
     /// `None`: derived from the address actually bound.
     pub public_url: Option<String>,
     pub signup: SignupMode,
@@ -268,6 +275,7 @@ impl SettingsArgs {
             database_url: self.database_url.or(other.database_url),
             addr: self.addr.or(other.addr),
             apps_addr: self.apps_addr.or(other.apps_addr),
+            apps_domain: self.apps_domain.or(other.apps_domain),
             public_url: self.public_url.or(other.public_url),
             signup: self.signup.or(other.signup),
             secret_key: self.secret_key.or(other.secret_key),
@@ -320,6 +328,29 @@ impl SettingsArgs {
         {
             anyhow::bail!("KILN_PUBLIC_URL must start with http:// or https://, got {u:?}");
         }
+        let apps_domain = a
+            .apps_domain
+            .map(|d| d.trim().trim_matches('.').to_ascii_lowercase())
+            .filter(|d| !d.is_empty());
+        if let Some(d) = &apps_domain {
+            if !d.contains('.') || d.contains(['/', ':', ' ']) {
+                anyhow::bail!(
+                    "KILN_APPS_DOMAIN must be a domain such as apps.example.net, got {d:?}"
+                );
+            }
+            let portal = public_url
+                .as_deref()
+                .and_then(|u| u.split_once("://"))
+                .map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or("").to_ascii_lowercase());
+            if let Some(p) = portal
+                && (p == *d || p.ends_with(&format!(".{d}")) || d.ends_with(&format!(".{p}")))
+            {
+                anyhow::bail!(
+                    "KILN_APPS_DOMAIN ({d}) must not share a domain with the portal ({p}): \
+                     generated apps could then read or send the portal's cookies"
+                );
+            }
+        }
         let site_root = a
             .site_root
             .or_else(|| std::env::var_os("LEPTOS_SITE_ROOT").map(PathBuf::from))
@@ -329,6 +360,7 @@ impl SettingsArgs {
             database_url: a.database_url.filter(|u| !u.expose().is_empty()),
             addr,
             apps_addr: a.apps_addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3001))),
+            apps_domain,
             public_url,
             signup: a.signup.unwrap_or(SignupMode::Open),
             secret_key: a.secret_key.filter(|k| !k.expose().is_empty()),
@@ -387,9 +419,14 @@ impl SettingsArgs {
 impl Settings {
     /// Defaults with a data directory, for tests and embedding.
     pub fn for_data_dir(dir: &Path) -> Settings {
-        SettingsArgs { data_dir: Some(dir.to_owned()), ..Default::default() }
-            .resolve()
-            .expect("defaults resolve")
+        SettingsArgs {
+            data_dir: Some(dir.to_owned()),
+            // Tests run many at once: generated apps on any free port.
+            apps_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..Default::default()
+        }
+        .resolve()
+        .expect("defaults resolve")
     }
 
     pub fn sqlite_path(&self) -> PathBuf {

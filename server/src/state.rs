@@ -24,6 +24,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// App generation: creating apps and their jobs, and the workers' stages.
     pub pipeline: kiln_pipeline::Pipeline,
+    /// Serves and deploys generated apps.
+    pub runtime: kiln_runtime::Runtime,
     /// The portal's public origin (`scheme://host[:port]`), for the cross-origin write check.
     pub origin: Arc<str>,
 }

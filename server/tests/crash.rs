@@ -1,5 +1,5 @@
 //! A crash during generation loses nothing: `kill -9` of `kiln serve` while a job is in the check
-//! stage, then a new start on the same data directory, ends with that job packaged exactly once.
+//! stage, then a new start on the same data directory, ends with that job live exactly once.
 
 mod process;
 
@@ -53,17 +53,17 @@ async fn sigkill_during_the_check_stage_then_restart_packages_the_job_exactly_on
         let (c, b) = (client.clone(), base.clone());
         async move {
             let s = status(&c, &b, job).await;
-            ["packaged", "failed", "cancelled"]
+            ["live", "failed", "cancelled"]
                 .contains(&s["state"].as_str().unwrap_or(""))
                 .then_some(s)
         }
     })
     .await;
-    assert_eq!(s["state"], "packaged", "{s}");
+    assert_eq!(s["state"], "live", "{s}");
     let events = s["events"].as_array().expect("events");
     let count =
         |state: &str| events.iter().filter(|e| e["kind"] == "state" && e["state"] == state).count();
-    assert_eq!(count("packaged"), 1, "{s}");
+    assert_eq!(count("live"), 1, "{s}");
     assert!(count("checking") >= 2, "the check stage ran again after the restart: {s}");
     let detail: Value = client
         .get(format!("{base}/api/apps/{app_id}"))

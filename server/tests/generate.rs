@@ -1,4 +1,4 @@
-//! From a description to a packaged app through the JSON API: plan, generate, check in the
+//! From a description to a live app through the JSON API: plan, generate, check in the
 //! sandbox, commit and archive; status events; download; cancel; a dead worker's job resumes.
 
 mod common;
@@ -17,7 +17,7 @@ async fn wait_finished(app: &TestApp, job_id: i64) -> Value {
         let s: Value =
             app.get(&format!("/api/status?job_id={job_id}")).await.json().await.expect("json");
         let state = s["state"].as_str().unwrap_or_default().to_owned();
-        if ["packaged", "failed", "cancelled"].contains(&state.as_str()) {
+        if ["live", "awaiting_confirmation", "failed", "cancelled"].contains(&state.as_str()) {
             return s;
         }
         assert!(Instant::now() < deadline, "still {state} after 120 s: {s}");
@@ -46,7 +46,7 @@ async fn a_verified_user_generates_and_downloads_an_app() {
     let app_id = created["app_id"].as_i64().expect("app");
 
     let status = wait_finished(&app, job_id).await;
-    assert_eq!(status["state"], "packaged", "{status}");
+    assert_eq!(status["state"], "live", "{status}");
     assert_eq!(status["progress"], 100);
     let states: Vec<&str> = status["events"]
         .as_array()
@@ -55,7 +55,10 @@ async fn a_verified_user_generates_and_downloads_an_app() {
         .filter(|e| e["kind"] == "state")
         .filter_map(|e| e["state"].as_str())
         .collect();
-    assert_eq!(states, ["queued", "planning", "generating", "checking", "packaging", "packaged"]);
+    assert_eq!(
+        states,
+        ["queued", "planning", "generating", "checking", "packaging", "deploying", "live"]
+    );
     let logs: Vec<&str> = status["events"]
         .as_array()
         .expect("events")
@@ -68,10 +71,7 @@ async fn a_verified_user_generates_and_downloads_an_app() {
     }
 
     let apps: Vec<Value> = app.get("/api/apps").await.json().await.expect("json");
-    assert_eq!(
-        (apps[0]["id"].as_i64(), apps[0]["state"].as_str()),
-        (Some(app_id), Some("packaged"))
-    );
+    assert_eq!((apps[0]["id"].as_i64(), apps[0]["state"].as_str()), (Some(app_id), Some("live")));
     let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
     assert_eq!(detail["versions"][0]["version"], 1);
     assert_eq!(detail["versions"][0]["git_commit"].as_str().map(str::len), Some(40));
@@ -160,7 +160,7 @@ async fn a_cancelled_job_stops_and_a_dead_workers_job_resumes_exactly_once() {
     app.clock.advance(31_000);
     assert_eq!(app.state.pipeline.run_next("w2").await.expect("run"), Some(job));
     let s: Value = app.get(&format!("/api/status?job_id={job}")).await.json().await.expect("json");
-    assert_eq!(s["state"], "packaged", "{s}");
+    assert_eq!(s["state"], "live", "{s}");
     let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
     assert_eq!(detail["versions"].as_array().map(Vec::len), Some(1), "exactly one version");
 }
@@ -245,7 +245,7 @@ async fn drafts_generate_on_request_one_job_at_a_time_within_limits() {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
     let end = text.split("event: end\n").nth(1).expect("an end event");
-    assert!(end.contains("\"state\":\"packaged\""), "{end}");
+    assert!(end.contains("\"state\":\"live\""), "{end}");
     // Resuming after the last event id gives only what came after it.
     let last_id: i64 = text
         .lines()
@@ -272,7 +272,7 @@ async fn drafts_generate_on_request_one_job_at_a_time_within_limits() {
     let job2 = res.json::<Value>().await.expect("json")["job_id"].as_i64().expect("job");
     app.state.pipeline.run_next("w1").await.expect("run");
     let s: Value = app.get(&format!("/api/status?job_id={job2}")).await.json().await.expect("json");
-    assert_eq!(s["state"], "packaged", "{s}");
+    assert_eq!(s["state"], "live", "{s}");
     let logs = s["events"].to_string();
     assert!(logs.contains("checked tree is reused") && !logs.contains("eslint: passed"), "{logs}");
     let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");

@@ -105,7 +105,8 @@ pub struct JobEvent {
 pub struct JobStatus {
     pub job_id: i64,
     pub app_id: i64,
-    /// queued, planning, generating, checking, repairing, packaging, packaged, failed, cancelled.
+    /// queued, planning, generating, checking, packaging, deploying, then live, failed, cancelled
+    /// or awaiting_confirmation (the new plan would lose data; `error` says what).
     pub state: String,
     /// 0–100.
     pub progress: i64,
@@ -129,7 +130,7 @@ impl JobStatus {
 
 /// Whether a job in `state` has stopped for good.
 pub fn is_final_state(state: &str) -> bool {
-    matches!(state, "packaged" | "live" | "failed" | "cancelled")
+    matches!(state, "packaged" | "live" | "failed" | "cancelled" | "awaiting_confirmation")
 }
 
 /// One generated version of an app.
@@ -162,6 +163,12 @@ pub struct AppDetail {
     /// The plan of the newest version, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<crate::AppSpec>,
+    /// The version the runtime serves, once one is live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_version: Option<i64>,
+    /// Where the live version is served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The answer to creating or generating an app: its queued job.

@@ -24,6 +24,9 @@ const TEMPLATES: &[(&str, &str, &str, &str)] = &[
     template!("reset_unknown"),
     template!("email_change_verify"),
     template!("email_change_notice"),
+    template!("app_live"),
+    template!("app_needs_confirmation"),
+    template!("generation_failed"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -41,6 +41,12 @@ pub struct Payload {
     pub description: String,
     #[serde(default)]
     pub spec: Option<AppSpec>,
+    /// The owner accepted what the new plan loses (see `awaiting_confirmation`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_data_loss: bool,
+    /// Deploy this existing version instead of generating a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_version: Option<i64>,
 }
 
 /// Per-owner limits; a request beyond them answers 429.
@@ -79,6 +85,23 @@ pub struct Pipeline {
     llm: Option<kiln_llm::LlmPlanner>,
     /// Where version archives are kept (object storage; local disk by default).
     archives: Arc<dyn ObjectStore>,
+    /// Deploys versions and serves them; without it jobs end at `packaged`.
+    runtime: Option<kiln_runtime::Runtime>,
+    /// Tells owners that their app is live or that a generation failed.
+    mail: Option<Mail>,
+}
+
+/// The emails the pipeline sends, and where the portal is (for links to the app page).
+#[derive(Clone)]
+pub struct Mail {
+    pub mailer: Arc<kiln_mail::Mailer>,
+    pub portal_url: String,
+}
+
+impl std::fmt::Debug for Mail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mail").field("portal_url", &self.portal_url).finish_non_exhaustive()
+    }
 }
 
 impl Pipeline {
@@ -105,7 +128,26 @@ impl Pipeline {
             lease: Duration::from_secs(30),
             llm: None,
             archives,
+            runtime: None,
+            mail: None,
         }
+    }
+
+    /// Deploys every packaged version through `runtime` (jobs then end at `live`).
+    pub fn with_runtime(mut self, runtime: kiln_runtime::Runtime) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Emails the owner when an app goes live or a generation fails.
+    pub fn with_mail(mut self, mail: Mail) -> Self {
+        self.mail = Some(mail);
+        self
+    }
+
+    /// The URL an app is served at, when a runtime serves apps.
+    pub fn url_for(&self, slug: &str) -> Option<String> {
+        self.runtime.as_ref().map(|r| r.url_for(slug))
     }
 
     /// How long a worker's claim lasts without a heartbeat (heartbeats come 6 times as often).
@@ -249,6 +291,14 @@ impl Pipeline {
         let app_id =
             apps::insert(&mut tx, owner_id, &name, &slug, description.trim(), self.clock.now())
                 .await?;
+        apps::add_description(
+            &mut tx,
+            app_id,
+            description.trim(),
+            Some(owner_id),
+            self.clock.now(),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(app_id, %slug, "draft app created");
         Ok(Draft { app_id, slug })
@@ -263,23 +313,58 @@ impl Pipeline {
         app_id: i64,
         description: Option<&str>,
         spec: Option<AppSpec>,
+        confirm_data_loss: bool,
     ) -> Result<Created, PipelineError> {
         let app = self.owned_app(owner_id, app_id).await?;
-        let description = description.map(str::trim).unwrap_or(app.description.as_str());
-        kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
-        if let Some(s) = &spec {
-            s.validate().map_err(PipelineError::Refused)?;
-        }
         if let Some(running) = jobs::active_for_app(&self.db, app_id).await? {
             return Err(Self::busy(&running));
         }
-        let payload = serde_json::to_string(&Payload { description: description.to_owned(), spec })
-            .expect("payload serialises");
+        let payload = if confirm_data_loss {
+            // Deploy the version that stopped, exactly as it was planned.
+            let waiting = jobs::latest_for_app(&self.db, app_id)
+                .await?
+                .filter(|j| j.state == "awaiting_confirmation")
+                .ok_or_else(|| {
+                    PipelineError::Refused(ApiError::new(
+                        ErrorCode::Conflict,
+                        "No generation of this app is waiting for a confirmation.",
+                    ))
+                })?;
+            let version = apps::versions(&self.db, app_id)
+                .await?
+                .into_iter()
+                .find(|v| v.job_id == waiting.id)
+                .map(|v| v.version);
+            let old: Payload = serde_json::from_str(&waiting.payload).map_err(|e| {
+                PipelineError::Refused(ApiError::new(
+                    ErrorCode::Internal,
+                    format!("The waiting job's payload is unreadable: {e}"),
+                ))
+            })?;
+            Payload { confirm_data_loss: true, deploy_version: version, ..old }
+        } else {
+            let description = description.map(str::trim).unwrap_or(app.description.as_str());
+            kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
+            if let Some(s) = &spec {
+                s.validate().map_err(PipelineError::Refused)?;
+            }
+            Payload {
+                description: description.to_owned(),
+                spec,
+                confirm_data_loss: false,
+                deploy_version: None,
+            }
+        };
+        let description = payload.description.clone();
+        let description = description.as_str();
+        let payload = serde_json::to_string(&payload).expect("payload serialises");
         let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         users::lock(&mut tx, owner_id).await?;
         self.check_job_limit(&mut tx, owner_id).await?;
-        apps::set_description(&mut tx, app_id, description, now).await?;
+        if description != app.description {
+            apps::add_description(&mut tx, app_id, description, Some(owner_id), now).await?;
+        }
         let job_id = match jobs::enqueue(&mut tx, app_id, "generate", &payload, 3, now).await {
             Ok(id) => id,
             // Raced with another request: name the job that won.
@@ -298,6 +383,25 @@ impl Pipeline {
         tx.commit().await?;
         tracing::info!(app_id, job_id, "generation queued");
         Ok(Created { app_id, job_id, slug: app.slug })
+    }
+
+    /// Stores a new description version of an app (`POST /api/apps/{id}/description`); returns
+    /// its number. Empty → 422, too long → 413, as for generating.
+    pub async fn set_description(
+        &self,
+        owner_id: i64,
+        app_id: i64,
+        description: &str,
+    ) -> Result<i64, PipelineError> {
+        self.owned_app(owner_id, app_id).await?;
+        let description = description.trim();
+        kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
+        let mut tx = self.db.begin_write().await?;
+        let n =
+            apps::add_description(&mut tx, app_id, description, Some(owner_id), self.clock.now())
+                .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     fn busy(job: &jobs::JobRow) -> PipelineError {
@@ -360,15 +464,28 @@ impl Pipeline {
                 message: e.message,
             })
             .collect();
-        // A job that failed keeps the reason in `error`; one still retrying shows it in events.
-        let error = if job.state == "failed" { job.error } else { None };
+        // A job that failed keeps the reason in `error` (one awaiting confirmation, what would be
+        // lost); one still retrying shows it in events.
+        let error = if job.state == "failed" || job.state == "awaiting_confirmation" {
+            job.error
+        } else {
+            None
+        };
+        let url = if job.state == "live" {
+            match apps::get(&self.db, job.app_id).await? {
+                Some(a) => self.url_for(&a.slug),
+                None => None,
+            }
+        } else {
+            None
+        };
         Ok(JobStatus {
             job_id: job.id,
             app_id: job.app_id,
             state: job.state,
             progress: job.progress,
             events,
-            url: None,
+            url,
             error,
             created_at: job.created_at,
             finished_at: job.finished_at,
@@ -396,6 +513,7 @@ impl Pipeline {
             Some(j) => Some(self.status_of(j, 0).await?),
             None => None,
         };
+        let url = a.live_version.and_then(|_| self.url_for(&a.slug));
         Ok(AppDetail {
             id: a.id,
             name: a.name,
@@ -405,6 +523,8 @@ impl Pipeline {
             versions,
             job,
             spec,
+            url,
+            live_version: a.live_version,
         })
     }
 
@@ -465,15 +585,20 @@ impl Pipeline {
         }
         let name = Self::checked_name(name, spec.as_ref(), || planned.name)?;
         let slug = self.free_slug(&name).await?;
-        let payload =
-            serde_json::to_string(&Payload { description: description.trim().to_owned(), spec })
-                .expect("payload serialises");
+        let payload = serde_json::to_string(&Payload {
+            description: description.trim().to_owned(),
+            spec,
+            confirm_data_loss: false,
+            deploy_version: None,
+        })
+        .expect("payload serialises");
         let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         users::lock(&mut tx, owner_id).await?;
         self.check_app_limit(&mut tx, owner_id).await?;
         self.check_job_limit(&mut tx, owner_id).await?;
         let app_id = apps::insert(&mut tx, owner_id, &name, &slug, description.trim(), now).await?;
+        apps::add_description(&mut tx, app_id, description.trim(), Some(owner_id), now).await?;
         let job_id = jobs::enqueue(&mut tx, app_id, "generate", &payload, 3, now).await?;
         tx.commit().await?;
         tracing::info!(app_id, job_id, %slug, "app created, generation queued");
@@ -538,7 +663,18 @@ impl Pipeline {
             }
             Err(Stop::Failed(why)) => {
                 tracing::warn!(job_id = id, %why, "generation failed");
-                jobs::finish(&self.db, id, worker, "failed", Some(&why), self.clock.now()).await?;
+                let mut tx = self.db.begin_write().await?;
+                if jobs::finish_tx(&mut tx, id, worker, "failed", Some(&why), self.clock.now())
+                    .await?
+                    && let Some(app) = apps::get(&self.db, job.app_id).await?
+                {
+                    let ctx = serde_json::json!({
+                        "app": app.name, "reason": why, "hint": hint_for(&why),
+                        "link": self.app_link(app.id),
+                    });
+                    self.queue_mail(&mut tx, app.owner_id, "generation_failed", &ctx).await;
+                }
+                tx.commit().await?;
             }
             Err(Stop::Transient(why)) => {
                 let delay = 5_000 * (1 << job.attempts.clamp(0, 6));
@@ -614,6 +750,25 @@ impl Pipeline {
     async fn run_stages(&self, job: &jobs::JobRow, worker: &str) -> Result<(), Stop> {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|e| Stop::Failed(format!("the job's payload is unreadable: {e}")))?;
+        if let Some(version) = payload.deploy_version {
+            self.stage(job, worker, "deploying", 90, &format!("deploying version {version}"))
+                .await?;
+            let app = apps::get(&self.db, job.app_id)
+                .await
+                .map_err(transient)?
+                .ok_or(Stop::Failed("the app is gone".into()))?;
+            let row = apps::version(&self.db, app.id, version)
+                .await
+                .map_err(transient)?
+                .ok_or_else(|| Stop::Failed(format!("version {version} is gone")))?;
+            let spec: AppSpec = serde_json::from_str(&row.spec).map_err(|e| {
+                Stop::Failed(format!("version {version}'s plan is unreadable: {e}"))
+            })?;
+            let files = self.archive_files(&row.archive).await.map_err(Stop::Transient)?;
+            return self
+                .deploy_stage(job, worker, &app, version, &spec, &files, payload.confirm_data_loss)
+                .await;
+        }
 
         self.stage(job, worker, "planning", 10, "reading the description").await?;
         let spec = match payload.spec {
@@ -728,14 +883,170 @@ impl Pipeline {
             self.clock.now(),
         )
         .await;
-        if !jobs::finish(&self.db, job.id, worker, "packaged", None, self.clock.now())
-            .await
-            .map_err(transient)?
-        {
-            return Err(Stop::LeaseLost);
+        if self.runtime.is_none() {
+            if !jobs::finish(&self.db, job.id, worker, "packaged", None, self.clock.now())
+                .await
+                .map_err(transient)?
+            {
+                return Err(Stop::LeaseLost);
+            }
+            tracing::info!(job_id = job.id, app_id = app.id, version, "packaged");
+            return Ok(());
         }
-        tracing::info!(job_id = job.id, app_id = app.id, version, "packaged");
-        Ok(())
+        self.stage(
+            job,
+            worker,
+            "deploying",
+            90,
+            "migrating the data, smoke-checking the new version, switching it live",
+        )
+        .await?;
+        let files: Vec<(String, String)> = tree.files.into_iter().collect();
+        self.deploy_stage(job, worker, &app, version, &spec, &files, payload.confirm_data_loss)
+            .await
+    }
+
+    /// Unpacks, migrates and smoke-checks `version`, then switches it live, finishes the job and
+    /// queues the owner's email in one transaction. A plan that would lose data stops the job in
+    /// `awaiting_confirmation`; a failed check keeps the previous version live.
+    #[allow(clippy::too_many_arguments)]
+    async fn deploy_stage(
+        &self,
+        job: &jobs::JobRow,
+        worker: &str,
+        app: &apps::AppRow,
+        version: i64,
+        spec: &AppSpec,
+        files: &[(String, String)],
+        confirm_data_loss: bool,
+    ) -> Result<(), Stop> {
+        let Some(runtime) = &self.runtime else {
+            return Err(Stop::Failed("this Kiln has no runtime to deploy to".into()));
+        };
+        match runtime.deploy(app.id, version, spec, files, confirm_data_loss).await {
+            Ok(report) => {
+                for step in &report.steps {
+                    self.log(job, &format!("migration: {step}")).await;
+                }
+                for lost in &report.lost {
+                    self.log(job, &format!("confirmed data loss: {lost}")).await;
+                }
+                self.log(job, "smoke check passed: index page, health, create/read/delete on every collection").await;
+                let url = runtime.url_for(&app.slug);
+                let now = self.clock.now();
+                let mut tx = self.db.begin_write().await.map_err(transient)?;
+                apps::set_live_tx(&mut tx, app.id, version, now).await.map_err(transient)?;
+                if !jobs::finish_tx(&mut tx, job.id, worker, "live", None, now)
+                    .await
+                    .map_err(transient)?
+                {
+                    return Err(Stop::LeaseLost);
+                }
+                let ctx = serde_json::json!({
+                    "app": app.name, "url": url, "version": version,
+                    "link": self.app_link(app.id),
+                });
+                self.queue_mail(&mut tx, app.owner_id, "app_live", &ctx).await;
+                tx.commit().await.map_err(transient)?;
+                runtime.invalidate(&app.slug);
+                tracing::info!(job_id = job.id, app_id = app.id, version, %url, "live");
+                Ok(())
+            }
+            Err(kiln_runtime::DeployError::DataLoss(losses)) => {
+                for l in &losses {
+                    self.log(job, &format!("would lose: {l}")).await;
+                }
+                let why = format!(
+                    "The new plan would lose data: {}. Version {} stays live. Confirm to go ahead, \
+                     or edit the plan.",
+                    losses.join("; "),
+                    app.live_version.map_or("none".to_owned(), |v| v.to_string())
+                );
+                let now = self.clock.now();
+                let mut tx = self.db.begin_write().await.map_err(transient)?;
+                if !jobs::finish_tx(
+                    &mut tx,
+                    job.id,
+                    worker,
+                    "awaiting_confirmation",
+                    Some(&why),
+                    now,
+                )
+                .await
+                .map_err(transient)?
+                {
+                    return Err(Stop::LeaseLost);
+                }
+                let ctx = serde_json::json!({
+                    "app": app.name, "losses": losses, "link": self.app_link(app.id),
+                });
+                self.queue_mail(&mut tx, app.owner_id, "app_needs_confirmation", &ctx).await;
+                tx.commit().await.map_err(transient)?;
+                Ok(())
+            }
+            Err(kiln_runtime::DeployError::Failed(why)) => Err(Stop::Failed(format!(
+                "deploying version {version} failed ({why}); {}",
+                match app.live_version {
+                    Some(v) => format!("version {v} stays live"),
+                    None => "nothing is live yet".to_owned(),
+                }
+            ))),
+        }
+    }
+
+    fn app_link(&self, app_id: i64) -> String {
+        match &self.mail {
+            Some(m) => format!("{}/apps/{app_id}", m.portal_url.trim_end_matches('/')),
+            None => format!("/apps/{app_id}"),
+        }
+    }
+
+    /// Queues an email to the owner inside `tx`; a problem is logged, never fatal to the job.
+    async fn queue_mail(
+        &self,
+        tx: &mut Tx,
+        owner_id: i64,
+        template: &str,
+        ctx: &serde_json::Value,
+    ) {
+        let Some(mail) = &self.mail else { return };
+        let owner = match users::by_id_tx(tx, owner_id).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(owner_id, error = %e, "could not read the owner for an email");
+                return;
+            }
+        };
+        if let Err(e) = mail.mailer.enqueue(tx, &owner.email, template, ctx, self.clock.now()).await
+        {
+            tracing::error!(owner_id, template, error = %e, "could not queue an email");
+        }
+    }
+
+    /// The files of an archived version (`<slug>/<path>` entries, the slug folder removed).
+    async fn archive_files(&self, key: &str) -> Result<Vec<(String, String)>, String> {
+        let bytes = if key.starts_with('/') {
+            tokio::fs::read(key).await.map_err(|e| format!("reading {key}: {e}"))?
+        } else {
+            let got = self.archives.get(&ObjPath::from(key)).await.map_err(|e| e.to_string())?;
+            got.bytes().await.map_err(|e| e.to_string())?.to_vec()
+        };
+        let mut zip =
+            zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).map_err(|e| e.to_string())?;
+            if f.is_dir() {
+                continue;
+            }
+            let name = f.name().map_err(|e| e.to_string())?.to_string();
+            let rel = name.split_once('/').map_or(name.as_str(), |(_, r)| r).to_owned();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut f, &mut text).map_err(|e| format!("{name}: {e}"))?;
+            out.push((rel, text));
+        }
+        Ok(out)
     }
 
     /// Runs jobs until `stop` turns true.
@@ -798,6 +1109,17 @@ enum Stop {
 
 fn transient(e: StoreError) -> Stop {
     Stop::Transient(e.to_string())
+}
+
+/// What to try after a failure, in the owner's words.
+fn hint_for(why: &str) -> &'static str {
+    if why.contains("smoke check") {
+        "The previous version is still live. Generate again; if it fails the same way, simplify the plan (fewer entities or fields) and report the build log."
+    } else if why.contains("plan is not valid") {
+        "Edit the plan on the app page so that every entity and field has a valid name, then generate again."
+    } else {
+        "Open the app page for the build log, adjust the description or the plan, and generate again."
+    }
 }
 
 fn first_line(s: &str) -> String {

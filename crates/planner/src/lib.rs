@@ -860,9 +860,8 @@ fn finish(
                 },
             );
         }
-        let has_text = fields
-            .iter()
-            .any(|f| matches!(f.ty, FieldType::Text | FieldType::LongText | FieldType::Email));
+        // Something short names a record; notes or a description alone do not.
+        let has_text = fields.iter().any(|f| matches!(f.ty, FieldType::Text | FieldType::Email));
         let has_ref = fields.iter().any(|f| matches!(f.ty, FieldType::Ref { .. }));
         if !has_text && !has_ref {
             fields.insert(
@@ -913,6 +912,16 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_alone_do_not_name_a_record() {
+        let spec = plan(
+            "A todo list where I can sign in, add tasks with a due date, a priority \
+             (low, medium, high) and notes, mark them done.",
+        );
+        let names: Vec<&str> = spec.entities[0].fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["title", "due_date", "priority", "notes", "done"]);
+    }
 
     #[test]
     fn clauses_keep_parentheses_together() {

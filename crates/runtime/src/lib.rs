@@ -88,6 +88,8 @@ struct Inner {
     pg: tokio::sync::OnceCell<sqlx::AnyPool>,
     passwords: kiln_auth::PasswordHasher,
     anonymous_writes: DefaultKeyedRateLimiter<(i64, IpAddr)>,
+    /// The port local URLs name (the bound one, when the configured port was 0).
+    port: std::sync::atomic::AtomicU16,
 }
 
 /// The runtime. Cheap to clone.
@@ -127,12 +129,13 @@ impl Runtime {
             inner: Arc::new(Inner {
                 db,
                 clock,
-                config,
+                config: config.clone(),
                 live: Mutex::new(HashMap::new()),
                 storages: tokio::sync::Mutex::new(HashMap::new()),
                 pg: tokio::sync::OnceCell::new(),
                 passwords: kiln_auth::PasswordHasher::owasp(),
                 anonymous_writes: governor::RateLimiter::dashmap(Quota::per_minute(per_minute)),
+                port: std::sync::atomic::AtomicU16::new(config.port),
             }),
         }
     }
@@ -152,8 +155,18 @@ impl Runtime {
     pub fn url_for(&self, slug: &str) -> String {
         match &self.inner.config.apps_domain {
             Some(d) => format!("https://{slug}.{d}/"),
-            None => format!("http://{slug}.localhost:{}/", self.inner.config.port),
+            None => format!("http://{slug}.localhost:{}/", self.port()),
         }
+    }
+
+    /// The port local URLs name.
+    pub fn port(&self) -> u16 {
+        self.inner.port.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records the port the apps' listener actually bound.
+    pub fn set_port(&self, port: u16) {
+        self.inner.port.store(port, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn production(&self) -> bool {

@@ -56,6 +56,18 @@ pub async fn set_live(db: &Db, app_id: i64, version: i64, now: Millis) -> Result
     Ok(())
 }
 
+/// [`set_live`] inside the caller's transaction.
+pub async fn set_live_tx(
+    tx: &mut Tx,
+    app_id: i64,
+    version: i64,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let q = "UPDATE apps SET live_version = $1, updated_at = $2 WHERE id = $3";
+    on_tx!(tx, c => sqlx::query(q).bind(version).bind(now).bind(app_id).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
 pub async fn slug_taken(db: &Db, slug: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE slug = $1")
         .bind(slug).fetch_one(c).await)?;
@@ -155,6 +167,26 @@ pub async fn set_description(
     on_tx!(tx, c => sqlx::query("UPDATE apps SET description = $1, updated_at = $2 WHERE id = $3")
         .bind(description).bind(now).bind(id).execute(c).await.map(|_| ()))?;
     Ok(())
+}
+
+/// Stores a new description version (and makes it the app's description); returns its number.
+/// Run it inside a write transaction (`begin_write`): the number is the next free one.
+pub async fn add_description(
+    tx: &mut Tx,
+    app_id: i64,
+    description: &str,
+    by: Option<i64>,
+    now: Millis,
+) -> Result<i64, StoreError> {
+    let next: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM app_descriptions WHERE app_id = $1")
+        .bind(app_id).fetch_one(c).await)?;
+    let q = "INSERT INTO app_descriptions (app_id, version, description, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5)";
+    on_tx!(tx, c => sqlx::query(q).bind(app_id).bind(next).bind(description).bind(by).bind(now)
+        .execute(c).await.map(|_| ()))?;
+    set_description(tx, app_id, description, now).await?;
+    Ok(next)
 }
 
 /// The app's versions, newest first.

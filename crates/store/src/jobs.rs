@@ -180,20 +180,36 @@ pub async fn finish(
     now: Millis,
 ) -> Result<bool, StoreError> {
     let mut tx = db.begin_write().await?;
+    if !finish_tx(&mut tx, id, worker, state, error, now).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// [`finish`] inside the caller's transaction (with what must happen with it: the live switch,
+/// the owner's email); false when `worker` no longer holds the job.
+pub async fn finish_tx(
+    tx: &mut Tx,
+    id: i64,
+    worker: &str,
+    state: &str,
+    error: Option<&str>,
+    now: Millis,
+) -> Result<bool, StoreError> {
     let progress = if error.is_none() { 100 } else { 0 };
     let q = "UPDATE jobs SET state = $1, error = $2, finished_at = $3, updated_at = $3, \
              lease_owner = NULL, lease_until = NULL, \
              progress = CASE WHEN $4 = 100 THEN 100 ELSE progress END \
              WHERE id = $5 AND lease_owner = $6 AND finished_at IS NULL";
-    let n = on_tx!(&mut tx, c => sqlx::query(q).bind(state).bind(error).bind(now).bind(progress)
+    let n = on_tx!(tx, c => sqlx::query(q).bind(state).bind(error).bind(now).bind(progress)
         .bind(id).bind(worker).execute(c).await.map(|r| r.rows_affected()))?;
     if n == 0 {
         return Ok(false);
     }
-    let p: i64 = on_tx!(&mut tx, c => sqlx::query_scalar("SELECT progress FROM jobs WHERE id = $1")
+    let p: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT progress FROM jobs WHERE id = $1")
         .bind(id).fetch_one(c).await)?;
-    event_tx(&mut tx, id, "state", state, p, error.unwrap_or(state), now).await?;
-    tx.commit().await?;
+    event_tx(tx, id, "state", state, p, error.unwrap_or(state), now).await?;
     Ok(true)
 }
 

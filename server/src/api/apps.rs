@@ -35,6 +35,30 @@ pub struct CreateApp {
     pub spec: Option<AppSpec>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Describe {
+    pub description: String,
+}
+
+/// `POST /api/apps/{id}/description {description}` → 201 `{app_id, description_version}`.
+pub async fn describe(
+    State(state): State<AppState>,
+    CurrentUser(id): CurrentUser,
+    ApiPath(app_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Describe>,
+) -> HttpResult<(StatusCode, Json<serde_json::Value>)> {
+    let n = state
+        .pipeline
+        .set_description(id.user_id, app_id, &body.description)
+        .await
+        .map_err(refused)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "app_id": app_id, "description_version": n })),
+    ))
+}
+
 /// → 201 `{app_id, job_id, slug}`; verified accounts only.
 pub async fn create(
     State(state): State<AppState>,
@@ -81,6 +105,9 @@ pub struct Generate {
     pub description: Option<String>,
     #[serde(default)]
     pub spec: Option<AppSpec>,
+    /// Deploy the version that stopped in `awaiting_confirmation`, losing what it listed.
+    #[serde(default)]
+    pub confirm_data_loss: bool,
 }
 
 /// → 202 `{job_id, app_id, slug}`; 409 naming the running job.
@@ -110,7 +137,13 @@ pub async fn generate(
     };
     let created = state
         .pipeline
-        .generate(id.user_id, app_id, body.description.as_deref(), body.spec)
+        .generate(
+            id.user_id,
+            app_id,
+            body.description.as_deref(),
+            body.spec,
+            body.confirm_data_loss,
+        )
         .await
         .map_err(refused)?;
     Ok((StatusCode::ACCEPTED, Json(created)))
