@@ -359,15 +359,35 @@ pub async fn create_app(
     }
 }
 
-/// Generates an app again from its current description.
+/// Generates an app again: from `description` when given (stored as a new description
+/// version), else from its current one; or, with `confirm_data_loss`, deploys the version that
+/// waits for that confirmation.
 #[server(prefix = "/sfn", endpoint = "generate_app")]
-pub async fn generate_app(app_id: i64) -> Result<kiln_core::AppCreated, PortalError> {
+pub async fn generate_app(
+    app_id: i64,
+    description: Option<String>,
+    confirm_data_loss: bool,
+) -> Result<kiln_core::AppCreated, PortalError> {
     let who = caller()?;
     if let Err(e) = accounts()?.require_verified(who.user_id).await {
         return fail(e);
     }
-    match pipeline()?.generate(who.user_id, app_id, None, None, false).await {
+    let description = description.filter(|d| !d.trim().is_empty());
+    match pipeline()?
+        .generate(who.user_id, app_id, description.as_deref(), None, confirm_data_loss)
+        .await
+    {
         Ok(c) => Ok(c),
+        Err(e) => fail(e),
+    }
+}
+
+/// Stores a new description version without generating.
+#[server(prefix = "/sfn", endpoint = "save_description")]
+pub async fn save_description(app_id: i64, description: String) -> Result<i64, PortalError> {
+    let who = caller()?;
+    match pipeline()?.set_description(who.user_id, app_id, &description).await {
+        Ok(n) => Ok(n),
         Err(e) => fail(e),
     }
 }

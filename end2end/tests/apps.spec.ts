@@ -22,12 +22,12 @@ test('an app generated through the API shows up in My apps', async ({ page, requ
       },
       { timeout: 90_000, intervals: [500] },
     )
-    .toBe('packaged');
+    .toBe('live');
 
   await gotoHydrated(page, '/apps');
   const list = page.getByRole('list', { name: 'My apps' });
   const item = list.getByRole('listitem').filter({ hasText: slug });
   await expect(item).toHaveCount(1);
-  await expect(item).toContainText('packaged');
+  await expect(item).toContainText('live');
   await expect(item).toContainText('1 version(s)');
 });

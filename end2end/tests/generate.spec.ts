@@ -83,7 +83,7 @@ test('describe, review and edit the plan, generate, watch it live, download a zi
   const appId = Number(new URL(page.url()).pathname.split('/').pop());
   await expect(page.getByRole('heading', { name: 'My Todos', level: 1 })).toBeVisible();
   const status = page.getByRole('region', { name: 'Generation status' });
-  await expect(status.locator('[data-state]')).toHaveAttribute('data-state', 'packaged', {
+  await expect(status.locator('[data-state]')).toHaveAttribute('data-state', 'live', {
     timeout: 300_000,
   });
   const log = status.getByRole('list', { name: 'Build log' });

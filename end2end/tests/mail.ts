@@ -42,7 +42,7 @@ function toHeader(message: string): string {
 }
 
 /** The texts of the messages sent to `email`, oldest first. */
-async function mailsTo(email: string): Promise<string[]> {
+export async function mailsTo(email: string): Promise<string[]> {
   const wanted = email.toLowerCase();
   const out: string[] = [];
   for (const file of await mailFiles()) {

@@ -1,7 +1,7 @@
 //! An app's page: its description, the live status of its newest generation (server-sent
 //! events: stage, progress, log lines, elapsed time), and its versions with downloads.
 
-use crate::api::{CancelJob, GenerateApp, get_app};
+use crate::api::{CancelJob, GenerateApp, SaveDescription, get_app};
 use crate::components::{FormError, datetime};
 use crate::error::PortalError;
 use kiln_core::{AppDetail, JobEvent, JobStatus, VersionInfo};
@@ -54,9 +54,19 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
             reload.update(|n| *n += 1);
         }
     });
+    let save = ServerAction::<SaveDescription>::new();
     let generate_error = Signal::derive(move || {
-        generate.value().get().and_then(|r| r.err()).map(|e: PortalError| e.to_string())
+        generate
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| save.value().get().and_then(|r| r.err()))
+            .map(|e: PortalError| e.to_string())
     });
+    let saved = move || matches!(save.value().get(), Some(Ok(_)));
+    let text = RwSignal::new(app.description.clone());
+    let original = app.description.clone();
+    let edited = move || text.with(|t| t.trim() != original.trim());
     let app_id = app.id;
     let running = app.job.as_ref().is_some_and(|j| !j.finished());
     let entities = app
@@ -69,15 +79,32 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
         <h1>{app.name.clone()}</h1>
         <p class="muted"><code>{app.slug.clone()}</code>" · created "{datetime(app.created_at)}
             {entities.map(|e| format!(" · entities: {e}"))}</p>
-        <h2>"Description"</h2>
-        <p class="description">{app.description.clone()}</p>
-        {app.job.clone().map(|job| view! { <JobLive job=job reload=reload /> })}
+        {app.url.clone().map(|url| view! {
+            <p class="live-at">
+                <strong>{format!("Live (version {})", app.live_version.unwrap_or_default())}</strong>" at "
+                <a href=url.clone() target="_blank" rel="noopener external" class="app-url">{url.clone()}</a>
+            </p>
+        })}
+        <h2><label for="description">"Description"</label></h2>
+        <textarea id="description" class="description-editor" rows="5"
+            prop:value=move || text.get()
+            on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+        {move || saved().then(|| view! { <p class="muted" role="status">"Description saved."</p> })}
+        {app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> })}
         <FormError error=generate_error />
         {(!running).then(|| view! {
             <div class="actions">
                 <button type="button" disabled=move || generate.pending().get()
-                    on:click=move |_| { generate.dispatch(GenerateApp { app_id }); }>
+                    on:click=move |_| {
+                        let d = text.get_untracked();
+                        generate.dispatch(GenerateApp { app_id, description: Some(d), confirm_data_loss: false });
+                    }>
                     {if app.versions.is_empty() && app.job.is_none() { "Generate" } else { "Generate again" }}
+                </button>
+                <button type="button" class="secondary"
+                    disabled=move || save.pending().get() || !edited()
+                    on:click=move |_| { save.dispatch(SaveDescription { app_id, description: text.get_untracked() }); }>
+                    "Save description"
                 </button>
             </div>
         })}
@@ -131,7 +158,9 @@ fn describe_state(state: &str) -> &'static str {
         "repairing" => "Repairing what the checks found",
         "packaging" => "Packaging the version",
         "packaged" => "Generated: the version is ready to download",
+        "deploying" => "Deploying: migrating the data, smoke-checking, switching it live",
         "live" => "Live",
+        "awaiting_confirmation" => "Waiting for your confirmation: the new plan would lose data",
         "failed" => "Generation failed",
         "cancelled" => "Cancelled",
         _ => "Working",
@@ -140,12 +169,17 @@ fn describe_state(state: &str) -> &'static str {
 
 /// The status of one job, followed live until it ends.
 #[component]
-fn JobLive(job: JobStatus, reload: RwSignal<u32>) -> impl IntoView {
+fn JobLive(
+    job: JobStatus,
+    reload: RwSignal<u32>,
+    generate: ServerAction<GenerateApp>,
+) -> impl IntoView {
     let cancel = ServerAction::<CancelJob>::new();
     let cancel_error = Signal::derive(move || {
         cancel.value().get().and_then(|r| r.err()).map(|e: PortalError| e.to_string())
     });
     let job_id = job.job_id;
+    let job_app = job.app_id;
     let created = job.created_at;
     let state = RwSignal::new(job.state.clone());
     let progress = RwSignal::new(job.progress);
@@ -175,7 +209,20 @@ fn JobLive(job: JobStatus, reload: RwSignal<u32>) -> impl IntoView {
             <progress max="100" value=move || progress.get() aria-label="Progress">
                 {move || format!("{}%", progress.get())}
             </progress>
-            {move || error.get().map(|e| view! {
+            {move || (state.get() == "awaiting_confirmation").then(|| view! {
+                <div class="confirm-loss" role="alert">
+                    <p><strong>"Not deployed yet: the new plan would lose data."</strong></p>
+                    <pre>{error.get().unwrap_or_default()}</pre>
+                    <p>"Edit the description or the plan and generate again to keep it, or deploy anyway."</p>
+                    <button type="button" class="danger" disabled=move || generate.pending().get()
+                        on:click=move |_| {
+                            generate.dispatch(GenerateApp { app_id: job_app, description: None, confirm_data_loss: true });
+                        }>
+                        "Deploy anyway and lose this data"
+                    </button>
+                </div>
+            })}
+            {move || error.get().filter(|_| state.get() != "awaiting_confirmation").map(|e| view! {
                 <div class="failure" role="alert">
                     <p><strong>"What went wrong:"</strong></p>
                     <pre>{e}</pre>

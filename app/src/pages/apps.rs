@@ -59,6 +59,9 @@ pub fn Apps() -> impl IntoView {
                                             <span class="muted">" "<code>{a.slug.clone()}</code>
                                             " · created "{date(a.created_at)}
                                             " · "{a.versions}" version(s)"</span>
+                                            {a.url.clone().map(|u| view! {
+                                                " "<a class="app-url" href=u.clone() target="_blank" rel="noopener external">{u.clone()}</a>
+                                            })}
                                         </div>
                                         <span class=format!("tag state-{}", a.state.clone().unwrap_or_default())>
                                             {a.state.clone().unwrap_or_else(|| "draft".into())}

@@ -80,11 +80,14 @@ pub struct AppSummary {
     pub name: String,
     pub slug: String,
     pub created_at: i64,
-    /// The state of its newest job (`queued` … `packaged`, `failed`, `cancelled`).
+    /// The state of its newest job (`queued` … `live`, `failed`, `cancelled`, …).
     pub state: Option<String>,
     pub job_id: Option<i64>,
     /// Versions generated so far.
     pub versions: i64,
+    /// Where its live version is served, once one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// One line of a job's history: a state change or a log line.

@@ -1,6 +1,7 @@
-//! Benchmark: description → packaged, for each description of the development set, through the
+//! Benchmark: description → live, for each description of the development set, through the
 //! real pipeline (offline planner, templates, the three checks in the bubblewrap sandbox, git
-//! commit, zip). Prints each run, p50/p95 of the totals, and the share of time in each stage.
+//! commit, zip, then the deploy: unpack, migrate the app's own SQLite file, smoke check, switch).
+//! Prints each run, p50/p95 of the totals, and the share of time in each stage.
 //!
 //!     KILN_TOOLCHAIN_DIR=/var/cache/kiln/toolchain \
 //!       cargo run --release -p kiln-pipeline --example bench_generate [-- ROUNDS]
@@ -61,8 +62,14 @@ async fn main() -> anyhow::Result<()> {
     let owner = users::insert(&mut tx, "bench@example.com", "x", clock.now()).await?;
     tx.commit().await?;
     let sandbox = Sandbox { toolchain: Some(toolchain), ..Default::default() };
+    let runtime = kiln_runtime::Runtime::new(
+        db.clone(),
+        clock.clone(),
+        kiln_runtime::Config::local(dir.path().to_owned(), 3001),
+    );
     let pipeline = Pipeline::new(db.clone(), clock, sandbox, dir.path().to_owned())
-        .with_limits(kiln_pipeline::Limits { max_apps: 10_000, max_active_jobs: 10_000 });
+        .with_limits(kiln_pipeline::Limits { max_apps: 10_000, max_active_jobs: 10_000 })
+        .with_runtime(runtime);
 
     let mut totals = Vec::new();
     let mut per_stage: BTreeMap<String, i64> = BTreeMap::new();
@@ -73,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
             pipeline.run_next("bench").await?;
             let events = jobs::events(&db, created.job_id, 0).await?;
             let job = jobs::get(&db, created.job_id).await?.expect("job");
-            anyhow::ensure!(job.state == "packaged", "{id}: {} ({:?})", job.state, job.error);
+            anyhow::ensure!(job.state == "live", "{id}: {} ({:?})", job.state, job.error);
             let states: Vec<_> = events.iter().filter(|e| e.kind == "state").collect();
             let mut line = String::new();
             for w in states.windows(2) {
@@ -81,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
                 *per_stage.entry(w[0].state.clone()).or_default() += ms;
                 line.push_str(&format!("{}={} ", w[0].state, ms));
             }
-            // From the moment the job was queued (the request) to packaged.
+            // From the moment the job was queued (the request) to live.
             let total = states.last().map(|e| e.at).unwrap_or(0) - job.created_at;
             totals.push(total);
             println!("{id:<12} {total:>9}  {line}");

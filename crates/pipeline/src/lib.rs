@@ -1077,7 +1077,9 @@ impl Pipeline {
         for a in apps::by_owner(&self.db, owner_id).await? {
             let job = jobs::latest_for_app(&self.db, a.id).await?;
             let versions = apps::versions(&self.db, a.id).await?.len() as i64;
+            let url = a.live_version.and_then(|_| self.url_for(&a.slug));
             out.push(kiln_core::AppSummary {
+                url,
                 id: a.id,
                 name: a.name,
                 slug: a.slug,

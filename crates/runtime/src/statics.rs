@@ -58,6 +58,13 @@ pub async fn serve(live: &Live, req: Request) -> Response {
             if e.kind() == std::io::ErrorKind::NotFound
                 || e.kind() == std::io::ErrorKind::IsADirectory =>
         {
+            if rel == "favicon.ico" {
+                // Browsers ask for it whether or not the app has one: not an error.
+                let mut r = empty(StatusCode::NO_CONTENT);
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, http::HeaderValue::from_static("max-age=3600"));
+                return r;
+            }
             if !live.dir.exists() {
                 tracing::error!(
                     app_id = live.app_id,

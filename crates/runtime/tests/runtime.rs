@@ -201,6 +201,8 @@ async fn a_deployed_app_serves_its_files_api_accounts_and_access_rules() {
         assert_eq!(spec["entities"][1]["collection"], "tasks");
         let (s, _, _) = env.call("GET", "/../../etc/passwd", None, None).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _, _) = env.call("GET", "/favicon.ico", None, None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
         let (s, _, h) = env.call("GET", "/api/health", None, None).await;
         assert_eq!((s, h["status"].as_str()), (StatusCode::OK, Some("ok")));
 
