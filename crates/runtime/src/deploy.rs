@@ -123,6 +123,9 @@ fn sample(f: &Field) -> Value {
     }
 }
 
+/// A record the smoke check wrote: its entity, id and values.
+type Written<'a> = (&'a Entity, i64, Vec<(String, Val)>);
+
 /// The index page and the spec are in place, storage answers, and every collection takes a
 /// record, returns it as written, lists it and deletes it, inside a savepoint that is rolled back.
 async fn smoke_check(
@@ -145,7 +148,7 @@ async fn smoke_check(
     let mut sp = tx.begin().await.map_err(|e| e.to_string())?;
     sqlx::query("SELECT 1").execute(&mut *sp).await.map_err(|e| format!("storage: {e}"))?;
     let mut ids: HashMap<&str, i64> = HashMap::new();
-    let mut written: Vec<(&Entity, i64, Vec<(String, Val)>)> = Vec::new();
+    let mut written: Vec<Written> = Vec::new();
     for e in &spec.entities {
         let mut values = Vec::new();
         for f in &e.fields {

@@ -79,11 +79,14 @@ pub struct Live {
 /// process forgets it at once; one in another process is seen within this time).
 const LIVE_TTL: Duration = Duration::from_secs(1);
 
+/// A resolved host: when it was resolved, and its live version (none: nothing is live).
+type Cached = (Instant, Option<Arc<Live>>);
+
 struct Inner {
     db: Db,
     clock: Clock,
     config: Config,
-    live: Mutex<HashMap<String, (Instant, Option<Arc<Live>>)>>,
+    live: Mutex<HashMap<String, Cached>>,
     storages: tokio::sync::Mutex<HashMap<i64, Storage>>,
     pg: tokio::sync::OnceCell<sqlx::AnyPool>,
     passwords: kiln_auth::PasswordHasher,
