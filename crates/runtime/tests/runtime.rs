@@ -60,11 +60,16 @@ struct Env {
 }
 
 async fn envs() -> Vec<Env> {
+    envs_with(1000).await
+}
+
+/// With `anonymous_writes` per minute allowed from one address.
+async fn envs_with(anonymous_writes: u32) -> Vec<Env> {
     let mut out = Vec::new();
     for t in kiln_store::testing::databases().await {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::local(dir.path().to_owned(), 3001);
-        config.anonymous_writes_per_minute = 1000;
+        config.anonymous_writes_per_minute = anonymous_writes;
         if t.label == "postgres" {
             config.postgres_url = std::env::var("KILN_TEST_DATABASE_URL").ok();
             config.schema_prefix = format!("kiln_rt_{:08x}_", rand::random::<u32>());
@@ -172,7 +177,7 @@ impl Env {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployed_app_serves_its_files_api_accounts_and_access_rules() {
     for env in envs().await {
         // Nothing live yet.
@@ -376,7 +381,40 @@ async fn a_deployed_app_serves_its_files_api_accounts_and_access_rules() {
         let mut v2 = todo();
         v2.entities[1].fields.push(field("notes", FieldType::LongText, false));
         v2.entities[1].fields.push(field("size", FieldType::Int { min: Some(1), max: None }, true));
+        // While version 2 is deployed, requests keep being answered: by version 1, then 2.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let watcher = {
+            let (rt, host, done) = (env.rt.clone(), env.host.clone(), done.clone());
+            let answered = answered.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let req = Request::builder()
+                        .uri("/api/health")
+                        .header(header::HOST, &host)
+                        .body(Body::empty())
+                        .expect("req");
+                    let resp = rt.router().oneshot(req).await.expect("resp");
+                    assert_eq!(resp.status(), StatusCode::OK, "a request failed during the deploy");
+                    let v: Value = serde_json::from_slice(
+                        &axum::body::to_bytes(resp.into_body(), 4096).await.expect("body"),
+                    )
+                    .expect("json");
+                    seen.push(v["version"].as_i64().expect("version"));
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+                seen
+            })
+        };
+        while answered.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         let report = env.deploy(2, &v2, false).await.expect("deploy v2");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = watcher.await.expect("watcher");
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]) && seen.first() == Some(&1), "{seen:?}");
         assert!(
             report.steps.iter().any(|s| s.contains("tasks.size (2 existing records get 1)")),
             "{report:?}"
@@ -450,8 +488,33 @@ async fn a_failed_smoke_check_keeps_the_previous_version() {
 }
 
 #[tokio::test]
-async fn unknown_hosts_and_apps_without_accounts() {
+async fn public_records_are_read_by_anyone_and_changed_by_their_creator() {
     for env in envs().await {
+        let mut spec = todo();
+        spec.entities[0].access = Some(Access::Public);
+        env.deploy(1, &spec, false).await.expect("deploy");
+        let ada = env.signup("ada@example.com").await;
+        let (s, _, p) =
+            env.call("POST", "/api/projects", Some(&ada), Some(json!({"name": "Open"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _, list) = env.call("GET", "/api/projects", None, None).await;
+        assert_eq!((s, list["total"].as_i64()), (StatusCode::OK, Some(1)));
+        let at = format!("/api/projects/{}", p["id"]);
+        let (s, _, _) = env.call("GET", &at, None, None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, _) = env.call("PATCH", &at, None, Some(json!({"name": "x"}))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let bob = env.signup("bob@example.com").await;
+        let (s, _, _) = env.call("DELETE", &at, Some(&bob), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _, _) = env.call("DELETE", &at, Some(&ada), None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+}
+
+#[tokio::test]
+async fn unknown_hosts_and_apps_without_accounts() {
+    for env in envs_with(3).await {
         let mut open = todo();
         open.features = vec![Feature::Crud];
         for e in &mut open.entities {
@@ -464,6 +527,19 @@ async fn unknown_hosts_and_apps_without_accounts() {
         assert_eq!(t["created_by"], Value::Null);
         let (s, _, _) = env.call("GET", "/api/auth/me", None, None).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        // Anonymous writes are limited per address (here 3 a minute).
+        let mut refused = None;
+        for n in 0..10 {
+            let body = json!({"name": format!("p{n}")});
+            let (s, h, _) = env.call("POST", "/api/projects", None, Some(body)).await;
+            if s == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some((n, h.get(header::RETRY_AFTER).is_some()));
+                break;
+            }
+            assert_eq!(s, StatusCode::CREATED);
+        }
+        // One write was made above: the loop's third is the fourth in the minute, refused.
+        assert_eq!(refused, Some((2, true)));
         let other = Request::builder()
             .uri("/")
             .header(header::HOST, "127.0.0.1:3001")

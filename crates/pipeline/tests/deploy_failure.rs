@@ -1,0 +1,92 @@
+//! A deploy that fails keeps the previous version live, fails the job with the reason and emails
+//! the owner "Generation failed" with what to try; a successful one emails "live".
+//! Needs the JS toolchain (KILN_TOOLCHAIN_DIR, installed by `scripts/setup --test`).
+
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use kiln_pipeline::{Mail, Pipeline};
+use kiln_sandbox::Sandbox;
+use kiln_store::{Clock, Db, jobs, outbox, users};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const TODO: &str = "A todo list where I can sign in, add tasks with a due date and a priority \
+                    (low, medium, high), mark them done and filter by priority.";
+
+async fn health(rt: &kiln_runtime::Runtime, slug: &str) -> Value {
+    let req = Request::builder()
+        .uri("/api/health")
+        .header(header::HOST, format!("{slug}.localhost:3001"))
+        .body(Body::empty())
+        .expect("request");
+    let resp = rt.router().oneshot(req).await.expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), 1 << 16).await.expect("body"))
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_deploy_keeps_the_live_version_and_tells_the_owner() {
+    let toolchain = PathBuf::from(
+        std::env::var("KILN_TOOLCHAIN_DIR").unwrap_or_else(|_| "/var/cache/kiln/toolchain".into()),
+    );
+    assert!(
+        toolchain.join("node_modules/.bin/eslint").exists(),
+        "no JS toolchain in {toolchain:?}"
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(None, &dir.path().join("kiln.db")).await.expect("db");
+    db.migrate().await.expect("migrate");
+    let clock = Clock::default();
+    let mut tx = db.begin_write().await.expect("tx");
+    let owner = users::insert(&mut tx, "owner@example.com", "x", 0).await.expect("user");
+    tx.commit().await.expect("commit");
+    let runtime = kiln_runtime::Runtime::new(
+        db.clone(),
+        clock.clone(),
+        kiln_runtime::Config::local(dir.path().to_owned(), 3001),
+    );
+    let sandbox = Sandbox { toolchain: Some(toolchain), ..Default::default() };
+    let pipeline = Pipeline::new(db.clone(), clock, sandbox, dir.path().to_owned())
+        .with_runtime(runtime.clone())
+        .with_mail(Mail {
+            mailer: Arc::new(kiln_mail::Mailer::new()),
+            portal_url: "http://portal.test".into(),
+        });
+
+    let created = pipeline.create_app(owner, TODO, None, None).await.expect("create");
+    pipeline.run_next("w").await.expect("run");
+    assert_eq!(jobs::get(&db, created.job_id).await.expect("job").expect("row").state, "live");
+    assert_eq!(health(&runtime, &created.slug).await["version"], 1);
+
+    // Version 2's directory cannot be written: a plain file sits where it goes.
+    let versions = dir.path().join("apps").join(created.app_id.to_string()).join("versions");
+    std::fs::write(versions.join("2"), "in the way").expect("blocker");
+    let with_notes = TODO.replace("a due date and a priority", "a due date, notes and a priority");
+    let again = pipeline
+        .generate(owner, created.app_id, Some(&with_notes), None, false)
+        .await
+        .expect("gen");
+    pipeline.run_next("w").await.expect("run");
+    let job = jobs::get(&db, again.job_id).await.expect("job").expect("row");
+    assert_eq!(job.state, "failed");
+    let why = job.error.unwrap_or_default();
+    assert!(
+        why.contains("deploying version 2 failed") && why.contains("version 1 stays live"),
+        "{why}"
+    );
+    // Version 1 still serves, with its own plan.
+    assert_eq!(health(&runtime, &created.slug).await["version"], 1);
+
+    let mails = outbox::recent(&db, 10).await.expect("outbox");
+    let live = mails.iter().find(|m| m.template == "app_live").expect("a live email");
+    assert_eq!(live.to_addr, "owner@example.com");
+    assert!(live.text_body.contains(&format!("http://{}.localhost:3001/", created.slug)));
+    assert!(live.text_body.contains(&format!("http://portal.test/apps/{}", created.app_id)));
+    let failed = mails.iter().find(|m| m.template == "generation_failed").expect("a failure email");
+    assert!(failed.subject.starts_with("Generation failed"), "{}", failed.subject);
+    assert!(failed.text_body.contains("version 1 stays live"), "{}", failed.text_body);
+    assert!(failed.text_body.contains("What to try:"), "{}", failed.text_body);
+}
