@@ -156,9 +156,28 @@ test('generate the todo app, use it on its own origin as two end users, redeploy
   expect((ada as Page & { problems?: string[] }).problems).toEqual([]);
   expect((bob as Page & { problems?: string[] }).problems).toEqual([]);
 
+  // A plan that drops `priority` (which holds Ada's values) waits for the owner; the page says
+  // what would be lost, and deploying anyway takes one click.
+  const detail = await (await page.request.get(`/api/apps/${appId}`)).json();
+  for (const e of detail.spec.entities) e.fields = e.fields.filter((f: { name: string }) => f.name !== 'priority');
+  const queued = await page.request.post(`/api/apps/${appId}/generate`, { data: { spec: detail.spec } });
+  expect(queued.status()).toBe(202);
+  await gotoHydrated(page, `/apps/${appId}`);
+  await expect(status.locator('[data-state]')).toHaveAttribute('data-state', 'awaiting_confirmation', {
+    timeout: 120_000,
+  });
+  await expect(page.getByRole('alert').filter({ hasText: 'Not deployed yet' })).toContainText(
+    'have a value in Priority, which the new plan drops',
+  );
+  await expect(page.locator('.live-at')).toContainText('Live (version 2)');
+  await page.getByRole('button', { name: 'Deploy anyway and lose this data' }).click();
+  await expect(page.locator('.live-at')).toContainText('Live (version 3)', { timeout: 120_000 });
+  await ada.reload();
+  expect((await taskTitles(ada, url)).sort()).toEqual(['Buy milk', 'Plan the trip', 'Walk the dog twice']);
+
   // The owner's outbox: a "live" email for each version, with the app's URL.
   const isLive = (m: string) => /^Subject: Your app .* is live/m.test(m);
-  await expect.poll(async () => (await mailsTo(owner)).filter(isLive).length, { timeout: 15_000 }).toBe(2);
+  await expect.poll(async () => (await mailsTo(owner)).filter(isLive).length, { timeout: 15_000 }).toBe(3);
   const live = (await mailsTo(owner)).find(isLive) ?? '';
   expect(live.replace(/=\r?\n/g, '')).toContain(new URL(url).host);
 });

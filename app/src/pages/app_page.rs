@@ -90,7 +90,6 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
             prop:value=move || text.get()
             on:input=move |ev| text.set(event_target_value(&ev))></textarea>
         {move || saved().then(|| view! { <p class="muted" role="status">"Description saved."</p> })}
-        {app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> })}
         <FormError error=generate_error />
         {(!running).then(|| view! {
             <div class="actions">
@@ -108,13 +107,14 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
                 </button>
             </div>
         })}
+        {app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> })}
         <h2>"Versions"</h2>
-        <Versions app_id=app.id versions=app.versions.clone() />
+        <Versions app_id=app.id versions=app.versions.clone() live=app.live_version />
     }
 }
 
 #[component]
-fn Versions(app_id: i64, versions: Vec<VersionInfo>) -> impl IntoView {
+fn Versions(app_id: i64, versions: Vec<VersionInfo>, live: Option<i64>) -> impl IntoView {
     if versions.is_empty() {
         return view! { <p class="empty">"No version yet: each successful generation adds one."</p> }
             .into_any();
@@ -128,7 +128,9 @@ fn Versions(app_id: i64, versions: Vec<VersionInfo>) -> impl IntoView {
                         let first: String = v.description.lines().next().unwrap_or("").chars().take(90).collect();
                         view! {
                             <tr>
-                                <td>{format!("v{}", v.version)}</td>
+                                <td>{format!("v{}", v.version)}
+                                    {(live == Some(v.version)).then(|| view! { " "<span class="tag state-live">"live"</span> })}
+                                </td>
                                 <td>{datetime(v.created_at)}</td>
                                 <td>{first}</td>
                                 <td>{v.changes.clone()}</td>

@@ -86,6 +86,11 @@ fn records(n: i64, e: &Entity) -> String {
     if n == 1 { format!("1 {}", e.label.to_lowercase()) } else { format!("{n} {}", e.collection) }
 }
 
+/// "1 task has" / "3 tasks have".
+fn records_have(n: i64, e: &Entity) -> String {
+    format!("{} {}", records(n, e), if n == 1 { "has" } else { "have" })
+}
+
 /// Migrates within the caller's transaction; on `DataLoss` the caller rolls it back.
 pub async fn migrate(
     s: &Storage,
@@ -164,8 +169,8 @@ pub async fn migrate(
             if !bad.is_empty() {
                 let example = show(&bad[0].1);
                 losses.push(format!(
-                    "{} have a value of {} that the new type cannot hold (e.g. {example})",
-                    records(bad.len() as i64, e),
+                    "{} a value of {} that the new type cannot hold (e.g. {example})",
+                    records_have(bad.len() as i64, e),
                     f.label
                 ));
             }
@@ -211,8 +216,8 @@ pub async fn migrate(
                         .await?;
                 if n > 0 {
                     losses.push(format!(
-                        "{} have a value in {}, which the new plan drops",
-                        records(n, e),
+                        "{} a value in {}, which the new plan drops",
+                        records_have(n, e),
                         f.label
                     ));
                 } else {
