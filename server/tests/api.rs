@@ -581,6 +581,46 @@ async fn the_whole_flow_runs_on_postgres_too() {
     codes.sort_unstable();
     assert_eq!(codes, [202, 409]);
     assert!(!app.data_dir.join("kiln.db").exists(), "SQLite was not used");
+
+    // The app goes live with its data in a schema of its own, beside Kiln's.
+    let job = if a.status() == StatusCode::ACCEPTED { a } else { b };
+    let job_id = job.json::<Value>().await.expect("json")["job_id"].as_i64().expect("job");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        let s: Value =
+            app.get(&format!("/api/status?job_id={job_id}")).await.json().await.expect("json");
+        if kiln_core::is_final_state(s["state"].as_str().unwrap_or("")) {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "{s}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(status["state"], "live", "{status}");
+    let port = app.state.runtime.port();
+    let slug =
+        status["url"].as_str().expect("url").split('.').next().expect("host")[7..].to_owned();
+    let web = reqwest::Client::builder()
+        .resolve(&format!("{slug}.localhost"), std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .build()
+        .expect("client");
+    let res = web
+        .post(format!("http://{slug}.localhost:{port}/api/notes"))
+        .json(&json!({"title": "kept in Postgres"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+    if let kiln_store::Db::Postgres(pool) = &admin {
+        let app_schema = format!("{schema}_app_{app_id}");
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM \"{app_schema}\".\"notes\""
+        )))
+        .fetch_one(pool)
+        .await
+        .expect("the app's own schema");
+        assert_eq!(n, 1);
+        sqlx_exec(pool, &format!("DROP SCHEMA IF EXISTS \"{app_schema}\" CASCADE")).await;
+    }
 }
 
 async fn sqlx_exec(pool: &sqlx::PgPool, sql: &str) {

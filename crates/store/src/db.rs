@@ -165,6 +165,18 @@ impl Db {
         })
     }
 
+    /// The schema unqualified names resolve to on Postgres (`search_path`); `None` on SQLite.
+    pub async fn current_schema(&self) -> Result<Option<String>, StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(None),
+            Db::Postgres(p) => {
+                let s: Option<String> =
+                    sqlx::query_scalar("SELECT current_schema()::text").fetch_one(p).await?;
+                Ok(s)
+            }
+        }
+    }
+
     /// A round trip to the database (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(self, c => sqlx::query("SELECT 1").execute(c).await.map(|_| ()))?;
