@@ -334,14 +334,21 @@ impl Pipeline {
                 .await?
                 .into_iter()
                 .find(|v| v.job_id == waiting.id)
-                .map(|v| v.version);
+                .map(|v| v.version)
+                // Never re-plan under a confirmation: only the version the owner was shown.
+                .ok_or_else(|| {
+                    PipelineError::Refused(ApiError::new(
+                        ErrorCode::Conflict,
+                        "The version waiting for confirmation is gone; generate again.",
+                    ))
+                })?;
             let old: Payload = serde_json::from_str(&waiting.payload).map_err(|e| {
                 PipelineError::Refused(ApiError::new(
                     ErrorCode::Internal,
                     format!("The waiting job's payload is unreadable: {e}"),
                 ))
             })?;
-            Payload { confirm_data_loss: true, deploy_version: version, ..old }
+            Payload { confirm_data_loss: true, deploy_version: Some(version), ..old }
         } else {
             let description = description.map(str::trim).unwrap_or(app.description.as_str());
             kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
@@ -933,9 +940,24 @@ impl Pipeline {
                 }
                 self.log(job, "smoke check passed: index page, health, create/read/delete on every collection").await;
                 let url = runtime.url_for(&app.slug);
+                // The storage is migrated for this version: switch to it now, on its own (a
+                // storage hiccup is retried here rather than leaving the old version serving
+                // migrated data until the whole job runs again).
+                let mut tries = 0;
+                loop {
+                    match apps::set_live(&self.db, app.id, version, self.clock.now()).await {
+                        Ok(()) => break,
+                        Err(e) if tries < 5 => {
+                            tries += 1;
+                            tracing::warn!(app_id = app.id, error = %e, "switching the live version; retrying");
+                            tokio::time::sleep(Duration::from_millis(200 << tries)).await;
+                        }
+                        Err(e) => return Err(transient(e)),
+                    }
+                }
+                runtime.invalidate(&app.slug);
                 let now = self.clock.now();
                 let mut tx = self.db.begin_write().await.map_err(transient)?;
-                apps::set_live_tx(&mut tx, app.id, version, now).await.map_err(transient)?;
                 if !jobs::finish_tx(&mut tx, job.id, worker, "live", None, now)
                     .await
                     .map_err(transient)?
@@ -948,7 +970,6 @@ impl Pipeline {
                 });
                 self.queue_mail(&mut tx, app.owner_id, "app_live", &ctx).await;
                 tx.commit().await.map_err(transient)?;
-                runtime.invalidate(&app.slug);
                 tracing::info!(job_id = job.id, app_id = app.id, version, %url, "live");
                 Ok(())
             }

@@ -1,7 +1,7 @@
 //! End users of one generated app: sign-up, log-in, sessions. Stored in the app's own storage,
 //! so they survive every redeploy. Passwords are hashed with argon2id.
 
-use crate::storage::{Class, Sql, Storage, StorageError, Val, read_val};
+use crate::storage::{Class, Storage, StorageError, Val, read_val};
 use kiln_core::{ApiError, ErrorCode};
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
@@ -63,7 +63,7 @@ pub async fn find_by_email(
     c: &mut AnyConnection,
     email: &str,
 ) -> Result<Option<(User, String)>, StorageError> {
-    let mut q = Sql::new(format!(
+    let mut q = s.sql(format!(
         "SELECT id, email, password_hash FROM {} WHERE email = ",
         s.table("_kiln_users")
     ));
@@ -89,7 +89,7 @@ pub async fn insert(
     hash: &str,
     now: i64,
 ) -> Result<Option<User>, StorageError> {
-    let mut q = Sql::new(format!(
+    let mut q = s.sql(format!(
         "INSERT INTO {} (email, password_hash, created_at) VALUES (",
         s.table("_kiln_users")
     ));
@@ -118,7 +118,7 @@ pub async fn start_session(
     now: i64,
 ) -> Result<String, StorageError> {
     let token = random_token();
-    let mut q = Sql::new(format!(
+    let mut q = s.sql(format!(
         "INSERT INTO {} (token_hash, user_id, expires_at) VALUES (",
         s.table("_kiln_sessions")
     ));
@@ -130,7 +130,7 @@ pub async fn start_session(
         .push(")");
     q.execute(c).await?;
     // Expired sessions go as new ones come.
-    let mut gc = Sql::new(format!("DELETE FROM {} WHERE expires_at < ", s.table("_kiln_sessions")));
+    let mut gc = s.sql(format!("DELETE FROM {} WHERE expires_at < ", s.table("_kiln_sessions")));
     gc.arg(Val::Int(now));
     gc.execute(c).await?;
     Ok(token)
@@ -142,7 +142,7 @@ pub async fn session_user(
     token: &str,
     now: i64,
 ) -> Result<Option<User>, StorageError> {
-    let mut q = Sql::new(format!(
+    let mut q = s.sql(format!(
         "SELECT u.id, u.email FROM {} s JOIN {} u ON u.id = s.user_id \
          WHERE s.token_hash = ",
         s.table("_kiln_sessions"),
@@ -167,7 +167,7 @@ pub async fn end_session(
     c: &mut AnyConnection,
     token: &str,
 ) -> Result<(), StorageError> {
-    let mut q = Sql::new(format!("DELETE FROM {} WHERE token_hash = ", s.table("_kiln_sessions")));
+    let mut q = s.sql(format!("DELETE FROM {} WHERE token_hash = ", s.table("_kiln_sessions")));
     q.arg(Val::Text(kiln_auth::sha256_hex(token)));
     q.execute(c).await?;
     Ok(())

@@ -82,8 +82,21 @@ impl Ctx<'_> {
         if self.user.is_some() {
             return Ok(());
         }
+        self.limit_address()
+    }
+
+    /// Counts one request against this address's budget, signed in or not (log-ins and
+    /// sign-ups always count: a session must not buy unlimited password guesses).
+    fn limit_address(&self) -> Result<(), ApiError> {
         let key = (self.live.app_id, self.ip);
-        match self.rt.inner.anonymous_writes.check_key(&key) {
+        let limiter = &self.rt.inner.anonymous_writes;
+        let n = self.rt.inner.limiter_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 4096 == 4095 {
+            // Addresses that went quiet are forgotten now and then.
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        match limiter.check_key(&key) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(
@@ -132,14 +145,41 @@ impl Runtime {
 pub async fn handle(rt: &Runtime, live: &Live, host: &str, req: Request) -> Response {
     match route(rt, live, host, req).await {
         Ok(r) => r,
-        Err(e) => error(e),
+        Err(Refusal::Api(e)) => error(e),
+        Err(Refusal::Method(allow)) => {
+            let mut r = error(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("This route takes {allow}."),
+            ));
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            r
+        }
     }
 }
 
-async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Response, ApiError> {
+/// Why a request was not served: an API error, or a method the route does not take (405 with
+/// `Allow`).
+enum Refusal {
+    Api(ApiError),
+    Method(&'static str),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Refusal::Api(e)
+    }
+}
+
+const ANY_METHOD: &str = "GET, HEAD, POST, PATCH, PUT, DELETE";
+
+async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Response, Refusal> {
     let (parts, body) = req.into_parts();
-    let method = parts.method.clone();
-    let writes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // HEAD is GET without the body (the server leaves the body out).
+    let method = if parts.method == Method::HEAD { Method::GET } else { parts.method.clone() };
+    if ![Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE].contains(&method) {
+        return Err(Refusal::Method(ANY_METHOD));
+    }
+    let writes = method != Method::GET;
     if writes {
         // A browser names the page's origin on every write: only the app's own may change it.
         if let Some(origin) = parts.headers.get(header::ORIGIN) {
@@ -148,7 +188,8 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                 return Err(ApiError::new(
                     ErrorCode::Forbidden,
                     "Changes are accepted only from the app's own pages.",
-                ));
+                )
+                .into());
             }
         }
     }
@@ -160,6 +201,12 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
     let segs: Vec<&str> =
         parts.uri.path().trim_start_matches("/api").split('/').filter(|s| !s.is_empty()).collect();
     let token = cookie_value(&parts.headers, rt.cookie_name());
+    let auth = live.spec.features.contains(&Feature::Auth);
+    if let (["auth", action], true) = (segs.as_slice(), auth) {
+        // Password hashing is slow: it runs holding no storage connection.
+        let ctx = Ctx { rt, live, user: None, ip };
+        return auth_route(&ctx, action, &method, &body, token.as_deref()).await;
+    }
     let mut conn = live.storage.acquire().await.map_err(internal)?;
     let user = match &token {
         Some(t) => {
@@ -190,14 +237,13 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                 &json!({ "status": "ok", "app": live.slug, "version": live.version }),
             ))
         }
-        (["auth", action], _) if ctx.auth() => {
-            auth_route(&ctx, &mut conn, action, &method, &body, token.as_deref()).await
-        }
+        (["health"], _) => Err(Refusal::Method("GET, HEAD")),
         (["chat"], &Method::POST) if live.spec.features.contains(&Feature::Chat) => {
             Err(ApiError::new(
                 ErrorCode::Unavailable,
                 "The assistant is not available on this server yet.",
-            ))
+            )
+            .into())
         }
         ([collection], m) => {
             let e = entity(live, collection)?;
@@ -230,7 +276,7 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                     }
                     Ok(r)
                 }
-                _ => Err(method_not_allowed("GET, POST")),
+                _ => Err(Refusal::Method("GET, HEAD, POST")),
             }
         }
         ([collection, id], m) => {
@@ -251,7 +297,7 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                 (Some(c), Scope::CreatedBy(u)) => c == Some(u),
             };
             if !visible {
-                return Err(not_found(&what));
+                return Err(not_found(&what).into());
             }
             if *m != Method::GET {
                 ctx.check_writer()?;
@@ -259,7 +305,8 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                     return Err(ApiError::new(
                         ErrorCode::Forbidden,
                         format!("Only the person who added this {what} can change it."),
-                    ));
+                    )
+                    .into());
                 }
             }
             match *m {
@@ -277,7 +324,7 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                         .await
                         .map_err(internal)?
                     {
-                        return Err(not_found(&what));
+                        return Err(not_found(&what).into());
                     }
                     let row = records::get(s, &mut conn, e, id)
                         .await
@@ -287,19 +334,15 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                 }
                 Method::DELETE => {
                     if !records::delete(s, &mut conn, e, id).await.map_err(internal)? {
-                        return Err(not_found(&what));
+                        return Err(not_found(&what).into());
                     }
                     Ok(empty(StatusCode::NO_CONTENT))
                 }
-                _ => Err(method_not_allowed("GET, PATCH, PUT, DELETE")),
+                _ => Err(Refusal::Method("GET, HEAD, PATCH, PUT, DELETE")),
             }
         }
-        _ => Err(ApiError::new(ErrorCode::NotFound, "No such API route in this app.")),
+        _ => Err(ApiError::new(ErrorCode::NotFound, "No such API route in this app.").into()),
     }
-}
-
-fn method_not_allowed(allow: &str) -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, format!("Use {allow} here."))
 }
 
 fn entity<'a>(live: &'a Live, collection: &str) -> Result<&'a Entity, ApiError> {
@@ -408,58 +451,80 @@ async fn check_refs(
 
 async fn auth_route(
     ctx: &Ctx<'_>,
-    conn: &mut sqlx::AnyConnection,
     action: &str,
     method: &Method,
     body: &Value,
     token: Option<&str>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let (rt, s) = (ctx.rt, &ctx.live.storage);
+    // A connection only for each short step, none while a password is hashed.
+    let conn = || async { s.acquire().await.map_err(internal) };
     match (action, method) {
-        ("me", &Method::GET) => match &ctx.user {
-            Some(u) => Ok(json_response(StatusCode::OK, &u.json())),
-            None => Err(ApiError::new(ErrorCode::Unauthorized, "Not logged in.")),
-        },
-        ("signup", &Method::POST) => {
-            ctx.limit_anonymous()?;
-            let (email, password) = accounts::credentials(body, true)?;
-            if accounts::find_by_email(s, conn, &email).await.map_err(internal)?.is_some() {
-                return Err(taken());
-            }
-            let hash = rt.inner.passwords.hash(password).await;
-            let Some(user) =
-                accounts::insert(s, conn, &email, &hash, rt.now()).await.map_err(internal)?
-            else {
-                return Err(taken());
+        ("me", &Method::GET) => {
+            let user = match token {
+                Some(t) => accounts::session_user(s, &mut *conn().await?, t, rt.now())
+                    .await
+                    .map_err(internal)?,
+                None => None,
             };
-            signed_in(ctx, conn, user, StatusCode::CREATED).await
+            match user {
+                Some(u) => Ok(json_response(StatusCode::OK, &u.json())),
+                None => Err(ApiError::new(ErrorCode::Unauthorized, "Not logged in.").into()),
+            }
+        }
+        ("signup", &Method::POST) => {
+            ctx.limit_address()?;
+            let (email, password) = accounts::credentials(body, true)?;
+            if accounts::find_by_email(s, &mut *conn().await?, &email)
+                .await
+                .map_err(internal)?
+                .is_some()
+            {
+                return Err(taken().into());
+            }
+            let hash = {
+                let _permit = rt.inner.hashing.acquire().await.map_err(internal)?;
+                rt.inner.passwords.hash(password).await
+            };
+            let mut c = conn().await?;
+            let Some(user) =
+                accounts::insert(s, &mut c, &email, &hash, rt.now()).await.map_err(internal)?
+            else {
+                return Err(taken().into());
+            };
+            Ok(signed_in(ctx, &mut c, user, StatusCode::CREATED).await?)
         }
         ("login", &Method::POST) => {
-            ctx.limit_anonymous()?;
+            ctx.limit_address()?;
             let (email, password) = accounts::credentials(body, false)?;
-            let found = accounts::find_by_email(s, conn, &email).await.map_err(internal)?;
+            let found =
+                accounts::find_by_email(s, &mut *conn().await?, &email).await.map_err(internal)?;
             let (user, hash) = match found {
                 Some((u, h)) => (Some(u), Some(h)),
                 None => (None, None),
             };
-            let ok = rt.inner.passwords.verify(password, hash).await;
+            let ok = {
+                let _permit = rt.inner.hashing.acquire().await.map_err(internal)?;
+                rt.inner.passwords.verify(password, hash).await
+            };
             match user.filter(|_| ok) {
-                Some(u) => signed_in(ctx, conn, u, StatusCode::OK).await,
-                None => Err(ApiError::new(ErrorCode::Unauthorized, "Wrong email or password.")),
+                Some(u) => Ok(signed_in(ctx, &mut *conn().await?, u, StatusCode::OK).await?),
+                None => {
+                    Err(ApiError::new(ErrorCode::Unauthorized, "Wrong email or password.").into())
+                }
             }
         }
         ("logout", &Method::POST) => {
             if let Some(t) = token {
-                accounts::end_session(s, conn, t).await.map_err(internal)?;
+                accounts::end_session(s, &mut *conn().await?, t).await.map_err(internal)?;
             }
             let mut r = empty(StatusCode::NO_CONTENT);
             r.headers_mut().insert(header::SET_COOKIE, rt.session_cookie("", 0));
             Ok(r)
         }
-        ("me" | "signup" | "login" | "logout", _) => {
-            Err(method_not_allowed(if action == "me" { "GET" } else { "POST" }))
-        }
-        _ => Err(ApiError::new(ErrorCode::NotFound, "No such API route in this app.")),
+        ("me", _) => Err(Refusal::Method("GET, HEAD")),
+        ("signup" | "login" | "logout", _) => Err(Refusal::Method("POST")),
+        _ => Err(ApiError::new(ErrorCode::NotFound, "No such API route in this app.").into()),
     }
 }
 

@@ -52,7 +52,7 @@ impl Runtime {
         unpack(&dir, files)
             .map_err(|e| DeployError::Failed(format!("unpacking the files: {e}")))?;
         let storage = self.storage(app_id).await?;
-        let mut tx = storage.begin().await?;
+        let mut tx = storage.begin_write().await?;
         let report =
             match migrate::migrate(&storage, &mut tx, spec, confirm_data_loss, version).await {
                 Ok(r) => r,

@@ -93,6 +93,10 @@ struct Inner {
     anonymous_writes: DefaultKeyedRateLimiter<(i64, IpAddr)>,
     /// The port local URLs name (the bound one, when the configured port was 0).
     port: std::sync::atomic::AtomicU16,
+    /// Checks of the limiter so far (it forgets quiet addresses every few thousand).
+    limiter_checks: std::sync::atomic::AtomicU64,
+    /// Password hashes at once (each takes ~19 MiB and a core for a while).
+    hashing: tokio::sync::Semaphore,
 }
 
 /// The runtime. Cheap to clone.
@@ -139,6 +143,10 @@ impl Runtime {
                 passwords: kiln_auth::PasswordHasher::owasp(),
                 anonymous_writes: governor::RateLimiter::dashmap(Quota::per_minute(per_minute)),
                 port: std::sync::atomic::AtomicU16::new(config.port),
+                limiter_checks: std::sync::atomic::AtomicU64::new(0),
+                hashing: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+                ),
             }),
         }
     }

@@ -7,7 +7,7 @@
 //! another name.
 
 use crate::records::check_value;
-use crate::storage::{Class, Sql, Storage, StorageError, Val, quote, read_val};
+use crate::storage::{Class, Storage, StorageError, Val, quote, read_val};
 use kiln_core::{AppSpec, Entity, Field, FieldType};
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
@@ -49,8 +49,14 @@ fn as_json(v: &Val, f: &Field) -> Value {
         (Val::Int(i), FieldType::Bool) if *i == 0 || *i == 1 => Value::Bool(*i == 1),
         (Val::Int(i), FieldType::Bool) => json!(i),
         (Val::Int(i), ty) if Class::of(ty) == Class::Text => Value::String(i.to_string()),
+        // A whole number a decimal cannot hold exactly stays a text, which the check refuses.
+        (Val::Int(i), FieldType::Decimal) if (*i as f64) as i64 != *i => {
+            Value::String(i.to_string())
+        }
         (Val::Int(i), _) => json!(i),
-        (Val::Real(r), FieldType::Int { .. } | FieldType::Ref { .. }) if r.fract() == 0.0 => {
+        (Val::Real(r), FieldType::Int { .. } | FieldType::Ref { .. })
+            if r.fract() == 0.0 && (*r as i64) as f64 == *r =>
+        {
             json!(*r as i64)
         }
         (Val::Real(r), ty) if Class::of(ty) == Class::Text => Value::String(r.to_string()),
@@ -77,9 +83,7 @@ async fn count_where(
     table: &str,
     condition: &str,
 ) -> Result<i64, StorageError> {
-    Sql::new(format!("SELECT COUNT(*) FROM {} WHERE {condition}", s.table(table)))
-        .scalar_i64(c)
-        .await
+    s.sql(format!("SELECT COUNT(*) FROM {} WHERE {condition}", s.table(table))).scalar_i64(c).await
 }
 
 fn records(n: i64, e: &Entity) -> String {
@@ -106,13 +110,14 @@ pub async fn migrate(
     for e in &new.entities {
         let cols = s.columns(c, &e.collection).await?;
         if cols.is_empty() {
-            Sql::new(s.create_table_sql(e)).execute(c).await?;
+            s.sql(s.create_table_sql(e)).execute(c).await?;
             let index = format!(
                 "CREATE INDEX {} ON {} (created_by)",
-                quote(&format!("{}_created_by", e.collection)),
+                // Collections never start with `_`: no table can take this name.
+                quote(&format!("_kiln_idx_{}_created_by", e.collection)),
                 s.table(&e.collection)
             );
-            Sql::new(index).execute(c).await?;
+            s.sql(index).execute(c).await?;
             report.steps.push(format!("new collection {}", e.collection));
             continue;
         }
@@ -121,12 +126,12 @@ pub async fn migrate(
         for f in &e.fields {
             let class = Class::of(&f.ty);
             let Some((_, stored)) = cols.iter().find(|(n, _)| n == &f.name).cloned() else {
-                Sql::new(s.add_column_sql(&e.collection, &f.name, class)).execute(c).await?;
+                s.sql(s.add_column_sql(&e.collection, &f.name, class)).execute(c).await?;
                 let mut step = format!("new field {}.{}", e.collection, f.name);
                 if f.required
                     && let Some(d) = default_for(f)
                 {
-                    let mut q = Sql::new(format!(
+                    let mut q = s.sql(format!(
                         "UPDATE {} SET {} = ",
                         s.table(&e.collection),
                         quote(&f.name)
@@ -141,12 +146,17 @@ pub async fn migrate(
                 continue;
             };
             let old_field = old_entity.and_then(|o| o.fields.iter().find(|o| o.name == f.name));
+            // A reference that now points at another entity: its numbers mean nothing there.
+            let retargeted = matches!(
+                (old_field.map(|o| &o.ty), &f.ty),
+                (Some(FieldType::Ref { entity: a }), FieldType::Ref { entity: b }) if a != b
+            );
             if old_field == Some(f) && stored == class {
                 continue;
             }
             // The definition changed (or the column is a hidden one coming back): check every
             // stored value against the new definition.
-            let mut q = Sql::new(format!(
+            let mut q = s.sql(format!(
                 "SELECT id, {col} FROM {} WHERE {col} IS NOT NULL ORDER BY id",
                 s.table(&e.collection),
                 col = quote(&f.name)
@@ -161,12 +171,22 @@ pub async fn migrate(
                     _ => continue,
                 };
                 let v = read_val(r, 1, stored);
+                if retargeted {
+                    bad.push((id, v));
+                    continue;
+                }
                 match check_value(f, &as_json(&v, f)) {
                     Ok(nv) => keep.push((id, nv)),
                     Err(_) => bad.push((id, v)),
                 }
             }
-            if !bad.is_empty() {
+            if !bad.is_empty() && retargeted {
+                losses.push(format!(
+                    "{} a {} that would point at records of another entity",
+                    records_have(bad.len() as i64, e),
+                    f.label
+                ));
+            } else if !bad.is_empty() {
                 let example = show(&bad[0].1);
                 losses.push(format!(
                     "{} a value of {} that the new type cannot hold (e.g. {example})",
@@ -177,10 +197,10 @@ pub async fn migrate(
             if stored != class {
                 // Another storage type: keep the old column under another name, copy what fits.
                 let kept = format!("_old_{}_v{version}", f.name);
-                Sql::new(s.rename_column_sql(&e.collection, &f.name, &kept)).execute(c).await?;
-                Sql::new(s.add_column_sql(&e.collection, &f.name, class)).execute(c).await?;
+                s.sql(s.rename_column_sql(&e.collection, &f.name, &kept)).execute(c).await?;
+                s.sql(s.add_column_sql(&e.collection, &f.name, class)).execute(c).await?;
                 for (id, v) in &keep {
-                    let mut u = Sql::new(format!(
+                    let mut u = s.sql(format!(
                         "UPDATE {} SET {} = ",
                         s.table(&e.collection),
                         quote(&f.name)
@@ -196,7 +216,7 @@ pub async fn migrate(
                 ));
             } else {
                 for (id, _) in &bad {
-                    let mut u = Sql::new(format!(
+                    let mut u = s.sql(format!(
                         "UPDATE {} SET {} = NULL WHERE id = ",
                         s.table(&e.collection),
                         quote(&f.name)
@@ -263,5 +283,32 @@ fn show(v: &Val) -> String {
             let short: String = t.chars().take(40).collect();
             format!("{short:?}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(ty: FieldType) -> Field {
+        Field { name: "x".into(), label: "X".into(), ty, required: false }
+    }
+
+    #[test]
+    fn conversions_that_would_change_a_value_are_refused() {
+        let int = field(FieldType::Int { min: None, max: None });
+        assert_eq!(check_value(&int, &as_json(&Val::Real(42.0), &int)), Ok(Val::Int(42)));
+        // Beyond i64: saturating would store another number.
+        assert!(check_value(&int, &as_json(&Val::Real(1e20), &int)).is_err());
+        assert!(check_value(&int, &as_json(&Val::Real(2.5), &int)).is_err());
+        let dec = field(FieldType::Decimal);
+        assert_eq!(check_value(&dec, &as_json(&Val::Int(7), &dec)), Ok(Val::Real(7.0)));
+        // Above 2^53 a double would round it.
+        assert!(check_value(&dec, &as_json(&Val::Int((1 << 53) + 1), &dec)).is_err());
+        let b = field(FieldType::Bool);
+        assert_eq!(check_value(&b, &as_json(&Val::Text("true".into()), &b)), Ok(Val::Int(1)));
+        assert!(check_value(&b, &as_json(&Val::Int(2), &b)).is_err());
+        let t = field(FieldType::Text);
+        assert_eq!(check_value(&t, &as_json(&Val::Int(3), &t)), Ok(Val::Text("3".into())));
     }
 }

@@ -267,7 +267,7 @@ pub async fn get(
     id: i64,
 ) -> Result<Option<AnyRow>, StorageError> {
     let mut q =
-        Sql::new(format!("SELECT {} FROM {} WHERE id = ", select_list(e), s.table(&e.collection)));
+        s.sql(format!("SELECT {} FROM {} WHERE id = ", select_list(e), s.table(&e.collection)));
     q.arg(Val::Int(id));
     q.fetch_optional(c).await
 }
@@ -279,7 +279,7 @@ pub async fn creator(
     collection: &str,
     id: i64,
 ) -> Result<Option<Option<i64>>, StorageError> {
-    let mut q = Sql::new(format!("SELECT created_by FROM {} WHERE id = ", s.table(collection)));
+    let mut q = s.sql(format!("SELECT created_by FROM {} WHERE id = ", s.table(collection)));
     q.arg(Val::Int(id));
     Ok(q.fetch_optional(c).await?.map(|r| match read_val(&r, 0, Class::Int) {
         Val::Int(u) => Some(u),
@@ -298,7 +298,7 @@ pub async fn insert(
     let mut cols = vec!["created_by".to_owned(), "created_at".into(), "updated_at".into()];
     cols.extend(values.iter().map(|(k, _)| quote(k)));
     let mut q =
-        Sql::new(format!("INSERT INTO {} ({}) VALUES (", s.table(&e.collection), cols.join(", ")));
+        s.sql(format!("INSERT INTO {} ({}) VALUES (", s.table(&e.collection), cols.join(", ")));
     q.arg(created_by.map_or(Val::Null(Class::Int), Val::Int));
     q.push(", ").arg(Val::Int(now)).push(", ").arg(Val::Int(now));
     for (_, v) in values {
@@ -316,7 +316,7 @@ pub async fn update(
     values: &[(String, Val)],
     now: i64,
 ) -> Result<bool, StorageError> {
-    let mut q = Sql::new(format!("UPDATE {} SET updated_at = ", s.table(&e.collection)));
+    let mut q = s.sql(format!("UPDATE {} SET updated_at = ", s.table(&e.collection)));
     q.arg(Val::Int(now));
     for (k, v) in values {
         q.push(&format!(", {} = ", quote(k))).arg(v.clone());
@@ -331,7 +331,7 @@ pub async fn delete(
     e: &Entity,
     id: i64,
 ) -> Result<bool, StorageError> {
-    let mut q = Sql::new(format!("DELETE FROM {} WHERE id = ", s.table(&e.collection)));
+    let mut q = s.sql(format!("DELETE FROM {} WHERE id = ", s.table(&e.collection)));
     q.arg(Val::Int(id));
     Ok(q.execute(c).await? == 1)
 }
@@ -344,7 +344,7 @@ pub async fn exists(
     id: i64,
     scope: Scope,
 ) -> Result<bool, StorageError> {
-    let mut q = Sql::new(format!("SELECT COUNT(*) FROM {}", s.table(collection)));
+    let mut q = s.sql(format!("SELECT COUNT(*) FROM {}", s.table(collection)));
     push_scope(&mut q, scope);
     q.push(" AND id = ").arg(Val::Int(id));
     Ok(q.scalar_i64(c).await? > 0)
@@ -464,10 +464,10 @@ pub async fn list(
     scope: Scope,
     lq: &ListQuery,
 ) -> Result<(Vec<Value>, i64), StorageError> {
-    let mut count = Sql::new(format!("SELECT COUNT(*) FROM {}", s.table(&e.collection)));
+    let mut count = s.sql(format!("SELECT COUNT(*) FROM {}", s.table(&e.collection)));
     push_where(&mut count, e, scope, lq);
     let total = count.scalar_i64(c).await?;
-    let mut q = Sql::new(format!("SELECT {} FROM {}", select_list(e), s.table(&e.collection)));
+    let mut q = s.sql(format!("SELECT {} FROM {}", select_list(e), s.table(&e.collection)));
     push_where(&mut q, e, scope, lq);
     let dir = if lq.sort.1 { "DESC" } else { "ASC" };
     q.push(&format!(" ORDER BY {} {dir}, id {dir} LIMIT ", quote(&lq.sort.0)));

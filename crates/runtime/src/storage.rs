@@ -91,15 +91,17 @@ fn install_drivers() {
 }
 
 /// Builds a query with `$n` placeholders and the values bound to them.
-#[derive(Default)]
 pub(crate) struct Sql {
     pub text: String,
     pub args: Vec<Val>,
+    /// Whether the server may cache the prepared statement. Not on Postgres: a migration that
+    /// changes a column's type would leave pooled connections with plans of the old result type.
+    persistent: bool,
 }
 
 impl Sql {
-    pub fn new(text: impl Into<String>) -> Self {
-        Self { text: text.into(), args: Vec::new() }
+    fn new(text: impl Into<String>, persistent: bool) -> Self {
+        Self { text: text.into(), args: Vec::new(), persistent }
     }
     pub fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
@@ -112,7 +114,7 @@ impl Sql {
         self
     }
     fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
+        let mut q = sqlx::query(AssertSqlSafe(self.text.clone())).persistent(self.persistent);
         for a in &self.args {
             q = match a {
                 Val::Null(Class::Int) => q.bind(None::<i64>),
@@ -193,6 +195,11 @@ impl Storage {
             .await?)
     }
 
+    /// A query on this storage (see [`Sql`]).
+    pub(crate) fn sql(&self, text: impl Into<String>) -> Sql {
+        Sql::new(text, self.backend == Backend::Sqlite)
+    }
+
     /// The quoted, schema-qualified name of a table.
     pub fn table(&self, name: &str) -> String {
         match &self.schema {
@@ -208,6 +215,15 @@ impl Storage {
 
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StorageError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// A transaction that will write: on SQLite it takes the write lock at once, so a write
+    /// committed meanwhile by a request cannot make its first write fail with SQLITE_BUSY.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StorageError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StorageError> {
@@ -240,7 +256,7 @@ impl Storage {
                 self.table("_kiln_meta")
             ),
         ] {
-            Sql::new(ddl).execute(c).await?;
+            self.sql(ddl).execute(c).await?;
         }
         Ok(())
     }
@@ -251,11 +267,14 @@ impl Storage {
         c: &mut AnyConnection,
     ) -> Result<Option<AppSpec>, StorageError> {
         let mut q =
-            Sql::new(format!("SELECT value FROM {} WHERE key = ", self.table("_kiln_meta")));
+            self.sql(format!("SELECT value FROM {} WHERE key = ", self.table("_kiln_meta")));
         q.arg(Val::Text("spec".into()));
         let Some(row) = q.fetch_optional(c).await? else { return Ok(None) };
         let text: String = row.try_get(0)?;
-        Ok(serde_json::from_str(&text).ok())
+        // Unreadable, it must stop the migration: without it no loss could be detected.
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            StorageError::Other(format!("the storage's recorded plan is unreadable: {e}"))
+        })
     }
 
     pub async fn set_migrated_spec(
@@ -264,11 +283,11 @@ impl Storage {
         spec: &AppSpec,
     ) -> Result<(), StorageError> {
         let json = serde_json::to_string(spec).map_err(|e| StorageError::Other(e.to_string()))?;
-        let mut del = Sql::new(format!("DELETE FROM {} WHERE key = ", self.table("_kiln_meta")));
+        let mut del = self.sql(format!("DELETE FROM {} WHERE key = ", self.table("_kiln_meta")));
         del.arg(Val::Text("spec".into()));
         del.execute(c).await?;
         let mut ins =
-            Sql::new(format!("INSERT INTO {} (key, value) VALUES (", self.table("_kiln_meta")));
+            self.sql(format!("INSERT INTO {} (key, value) VALUES (", self.table("_kiln_meta")));
         ins.arg(Val::Text("spec".into())).push(", ").arg(Val::Text(json)).push(")");
         ins.execute(c).await?;
         Ok(())
@@ -282,12 +301,12 @@ impl Storage {
     ) -> Result<Vec<(String, Class)>, StorageError> {
         let mut q = match &self.schema {
             None => {
-                let mut q = Sql::new("SELECT name, type FROM pragma_table_info(");
+                let mut q = self.sql("SELECT name, type FROM pragma_table_info(");
                 q.arg(Val::Text(table.into())).push(")");
                 q
             }
             Some(schema) => {
-                let mut q = Sql::new(
+                let mut q = self.sql(
                     "SELECT column_name::text, data_type::text FROM information_schema.columns \
                      WHERE table_schema = ",
                 );

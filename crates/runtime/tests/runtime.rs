@@ -561,3 +561,78 @@ async fn unknown_hosts_and_apps_without_accounts() {
         assert_eq!(env.rt.url_for("todo"), "http://todo.localhost:3001/");
     }
 }
+
+#[tokio::test]
+async fn log_ins_count_against_the_address_even_with_a_session() {
+    for env in envs_with(3).await {
+        env.deploy(1, &todo(), false).await.expect("deploy");
+        let ada = env.signup("ada@example.com").await;
+        let creds = json!({"email": "ada@example.com", "password": "wrong password"});
+        for _ in 0..2 {
+            let (s, _, _) =
+                env.call("POST", "/api/auth/login", Some(&ada), Some(creds.clone())).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED);
+        }
+        // The fourth sign-up or log-in from this address in the minute, session or not.
+        let (s, h, _) = env.call("POST", "/api/auth/login", Some(&ada), Some(creds)).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        assert!(h.get(header::RETRY_AFTER).is_some());
+        // Signed-in writes are not limited by it.
+        let (s, _, _) =
+            env.call("POST", "/api/tasks", Some(&ada), Some(json!({"title": "x"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        // Methods a route does not take: 405 naming the ones it does; HEAD is GET without a body.
+        let (s, h, _) = env.call("PATCH", "/api/tasks", Some(&ada), Some(json!({}))).await;
+        assert_eq!(
+            (s, h.get(header::ALLOW).and_then(|v| v.to_str().ok())),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD, POST"))
+        );
+        let (s, h, _) = env.call("OPTIONS", "/api/tasks/1", None, None).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(h.contains_key(header::ALLOW));
+        let (s, _, _) = env.call("HEAD", "/api/health", None, None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, _) = env.call("POST", "/api/health", None, Some(json!({}))).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    }
+}
+
+#[tokio::test]
+async fn a_reference_moved_to_another_entity_counts_as_a_loss() {
+    for env in envs().await {
+        env.deploy(1, &todo(), false).await.expect("deploy");
+        let ada = env.signup("ada@example.com").await;
+        let (_, _, p) =
+            env.call("POST", "/api/projects", Some(&ada), Some(json!({"name": "Home"}))).await;
+        let (s, _, _) = env
+            .call("POST", "/api/tasks", Some(&ada), Some(json!({"title": "x", "project": p["id"]})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let mut v2 = todo();
+        v2.entities.push(Entity {
+            name: "area".into(),
+            label: "Area".into(),
+            collection: "areas".into(),
+            access: Some(Access::Private),
+            fields: vec![field("name", FieldType::Text, true)],
+        });
+        for f in &mut v2.entities[1].fields {
+            if f.name == "project" {
+                f.ty = FieldType::Ref { entity: "area".into() };
+            }
+        }
+        let files: Vec<(String, String)> =
+            kiln_codegen::generate(&v2).expect("gen").files.into_iter().collect();
+        match env.rt.deploy(env.app_id, 2, &v2, &files, false).await {
+            Err(DeployError::DataLoss(l)) => {
+                assert!(
+                    l.iter().any(|x| x.contains(
+                        "1 task has a Project that would point at records of another entity"
+                    )),
+                    "{l:?}"
+                );
+            }
+            other => panic!("expected a data-loss stop, got {other:?}"),
+        }
+    }
+}
