@@ -382,6 +382,19 @@ pub async fn generate_app(
     }
 }
 
+/// Rolls the app back (or forward) to a version that has been live.
+#[server(prefix = "/sfn", endpoint = "rollback_app")]
+pub async fn rollback_app(app_id: i64, version: i64) -> Result<kiln_core::AppCreated, PortalError> {
+    let who = caller()?;
+    if let Err(e) = accounts()?.require_verified(who.user_id).await {
+        return fail(e);
+    }
+    match pipeline()?.rollback(who.user_id, app_id, version).await {
+        Ok(c) => Ok(c),
+        Err(e) => fail(e),
+    }
+}
+
 /// Stores a new description version without generating.
 #[server(prefix = "/sfn", endpoint = "save_description")]
 pub async fn save_description(app_id: i64, description: String) -> Result<i64, PortalError> {

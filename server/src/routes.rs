@@ -48,6 +48,7 @@ fn api() -> Router<AppState> {
         .route("/apps/{id}", get(apps::get))
         .route("/apps/{id}/generate", post(apps::generate))
         .route("/apps/{id}/description", post(apps::describe))
+        .route("/apps/{id}/rollback", post(apps::rollback))
         .route("/apps/{id}/download", get(apps::download))
         .route("/apps/{id}/versions/{version}/download", get(apps::download_version))
         .route("/jobs/{id}/events", get(apps::events))

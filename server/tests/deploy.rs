@@ -193,6 +193,31 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
     let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
     assert_eq!(detail["live_version"], 3);
     assert_eq!(detail["versions"].as_array().map(Vec::len), Some(3));
+    // Roll back to version 2: `priority` comes back with Ada's value (it was kept, hidden).
+    let res = app.post_json(&format!("/api/apps/{app_id}/rollback"), &json!({"version": 2})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job: Value = res.json().await.expect("json");
+    let s = wait_finished(&app, job["job_id"].as_i64().expect("job")).await;
+    assert_eq!(s["state"], "live", "{s}");
+    let back: Value = web.get(&task_url).send().await.expect("task").json().await.expect("json");
+    assert_eq!((&back["title"], &back["priority"]), (&json!("Buy milk"), &json!("high")), "{back}");
+    let detail: Value = app.get(&format!("/api/apps/{app_id}")).await.json().await.expect("json");
+    assert_eq!(detail["live_version"], 2);
+    assert_eq!(detail["versions"].as_array().map(Vec::len), Some(3), "a rollback adds no version");
+    // The live version, or one never live, is refused.
+    for v in [2, 9] {
+        let res =
+            app.post_json(&format!("/api/apps/{app_id}/rollback"), &json!({"version": v})).await;
+        assert!([StatusCode::CONFLICT, StatusCode::NOT_FOUND].contains(&res.status()), "{v}");
+    }
+    // And forward to version 3 again.
+    let res = app.post_json(&format!("/api/apps/{app_id}/rollback"), &json!({"version": 3})).await;
+    let job: Value = res.json().await.expect("json");
+    let s = wait_finished(&app, job["job_id"].as_i64().expect("job")).await;
+    assert_eq!(s["state"], "live", "{s}");
+    let fwd: Value = web.get(&task_url).send().await.expect("task").json().await.expect("json");
+    assert_eq!((&fwd["title"], fwd.get("priority")), (&json!("Buy milk"), None), "{fwd}");
+
     // Nothing waits any more.
     let res = app
         .post_json(&format!("/api/apps/{app_id}/generate"), &json!({"confirm_data_loss": true}))

@@ -1,7 +1,7 @@
 //! An app's page: its description, the live status of its newest generation (server-sent
 //! events: stage, progress, log lines, elapsed time), and its versions with downloads.
 
-use crate::api::{CancelJob, GenerateApp, SaveDescription, get_app};
+use crate::api::{CancelJob, GenerateApp, RollbackApp, SaveDescription, get_app};
 use crate::components::{FormError, datetime};
 use crate::error::PortalError;
 use kiln_core::{AppDetail, JobEvent, JobStatus, VersionInfo};
@@ -109,17 +109,33 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
         })}
         {app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> })}
         <h2>"Versions"</h2>
-        <Versions app_id=app.id versions=app.versions.clone() live=app.live_version />
+        <Versions app_id=app.id versions=app.versions.clone() live=app.live_version reload=reload busy=running />
     }
 }
 
 #[component]
-fn Versions(app_id: i64, versions: Vec<VersionInfo>, live: Option<i64>) -> impl IntoView {
+fn Versions(
+    app_id: i64,
+    versions: Vec<VersionInfo>,
+    live: Option<i64>,
+    reload: RwSignal<u32>,
+    busy: bool,
+) -> impl IntoView {
+    let rollback = ServerAction::<RollbackApp>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = rollback.value().get() {
+            reload.update(|n| *n += 1);
+        }
+    });
+    let rollback_error = Signal::derive(move || {
+        rollback.value().get().and_then(|r| r.err()).map(|e: PortalError| e.to_string())
+    });
     if versions.is_empty() {
         return view! { <p class="empty">"No version yet: each successful generation adds one."</p> }
             .into_any();
     }
     view! {
+        <FormError error=rollback_error />
         <div class="table-wrap">
             <table class="versions" aria-label="Versions">
                 <thead><tr><th>"Version"</th><th>"When"</th><th>"Description"</th><th>"Changes"</th><th>"Files"</th><th></th></tr></thead>
@@ -136,7 +152,18 @@ fn Versions(app_id: i64, versions: Vec<VersionInfo>, live: Option<i64>) -> impl 
                                 <td>{v.changes.clone()}</td>
                                 <td>{v.files}</td>
                                 <td><a href=format!("/api/apps/{app_id}/versions/{}/download", v.version)
-                                    download="" rel="external">{format!("Download v{}", v.version)}</a></td>
+                                    download="" rel="external">{format!("Download v{}", v.version)}</a>
+                                    {(v.live_at.is_some() && live != Some(v.version) && !busy).then(|| {
+                                        let version = v.version;
+                                        view! {
+                                            " "<button type="button" class="secondary small"
+                                                disabled=move || rollback.pending().get()
+                                                on:click=move |_| { rollback.dispatch(RollbackApp { app_id, version }); }>
+                                                {format!("Roll back to v{version}")}
+                                            </button>
+                                        }
+                                    })}
+                                </td>
                             </tr>
                         }
                     }).collect_view()}

@@ -148,6 +148,9 @@ pub struct VersionInfo {
     pub description: String,
     /// What changed against the previous version, e.g. "3 files changed".
     pub changes: String,
+    /// When it first went live (a rollback can return only to such a version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_at: Option<i64>,
     /// Unix milliseconds.
     pub created_at: i64,
 }

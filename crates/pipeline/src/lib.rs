@@ -47,6 +47,21 @@ pub struct Payload {
     /// Deploy this existing version instead of generating a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_version: Option<i64>,
+    /// A rollback: nothing is cleared, what the older plan cannot show is kept hidden.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
+}
+
+impl Payload {
+    fn policy(&self) -> kiln_runtime::Policy {
+        if self.rollback {
+            kiln_runtime::Policy::KeepAll
+        } else if self.confirm_data_loss {
+            kiln_runtime::Policy::Confirmed
+        } else {
+            kiln_runtime::Policy::Ask
+        }
+    }
 }
 
 /// Per-owner limits; a request beyond them answers 429.
@@ -360,6 +375,7 @@ impl Pipeline {
                 spec,
                 confirm_data_loss: false,
                 deploy_version: None,
+                rollback: false,
             }
         };
         let description = payload.description.clone();
@@ -389,6 +405,65 @@ impl Pipeline {
         };
         tx.commit().await?;
         tracing::info!(app_id, job_id, "generation queued");
+        Ok(Created { app_id, job_id, slug: app.slug })
+    }
+
+    /// Rolls the app back (or forward) to `version`, one that has been live before: a job that
+    /// deploys it as it was. End-user data is never deleted: what the older plan cannot show
+    /// is kept hidden and comes back with a later version.
+    pub async fn rollback(
+        &self,
+        owner_id: i64,
+        app_id: i64,
+        version: i64,
+    ) -> Result<Created, PipelineError> {
+        let app = self.owned_app(owner_id, app_id).await?;
+        let refuse = |code, m: String| PipelineError::Refused(ApiError::new(code, m));
+        let row = apps::version(&self.db, app_id, version).await?.ok_or_else(|| {
+            refuse(ErrorCode::NotFound, format!("This app has no version {version}."))
+        })?;
+        if row.live_at.is_none() {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                format!(
+                    "Version {version} was never live; only versions that were can be rolled back to."
+                ),
+            ));
+        }
+        if app.live_version == Some(version) {
+            return Err(refuse(ErrorCode::Conflict, format!("Version {version} is already live.")));
+        }
+        if let Some(running) = jobs::active_for_app(&self.db, app_id).await? {
+            return Err(Self::busy(&running));
+        }
+        let payload = serde_json::to_string(&Payload {
+            description: row.description.clone(),
+            spec: None,
+            confirm_data_loss: false,
+            deploy_version: Some(version),
+            rollback: true,
+        })
+        .expect("payload serialises");
+        let now = self.clock.now();
+        let mut tx = self.db.begin_write().await?;
+        users::lock(&mut tx, owner_id).await?;
+        self.check_job_limit(&mut tx, owner_id).await?;
+        let job_id = match jobs::enqueue(&mut tx, app_id, "rollback", &payload, 3, now).await {
+            Ok(id) => id,
+            Err(StoreError::Conflict(_)) => {
+                drop(tx);
+                return Err(match jobs::active_for_app(&self.db, app_id).await? {
+                    Some(j) => Self::busy(&j),
+                    None => refuse(
+                        ErrorCode::Conflict,
+                        "Another job of this app has just started.".into(),
+                    ),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        tracing::info!(app_id, job_id, version, "rollback queued");
         Ok(Created { app_id, job_id, slug: app.slug })
     }
 
@@ -514,6 +589,7 @@ impl Pipeline {
                 description: v.description,
                 changes: v.changes,
                 created_at: v.created_at,
+                live_at: v.live_at,
             })
             .collect();
         let job = match jobs::latest_for_app(&self.db, app_id).await? {
@@ -597,6 +673,7 @@ impl Pipeline {
             spec,
             confirm_data_loss: false,
             deploy_version: None,
+            rollback: false,
         })
         .expect("payload serialises");
         let now = self.clock.now();
@@ -758,8 +835,12 @@ impl Pipeline {
         let payload: Payload = serde_json::from_str(&job.payload)
             .map_err(|e| Stop::Failed(format!("the job's payload is unreadable: {e}")))?;
         if let Some(version) = payload.deploy_version {
-            self.stage(job, worker, "deploying", 90, &format!("deploying version {version}"))
-                .await?;
+            let what = if payload.rollback {
+                format!("rolling back to version {version} (end users' data is kept)")
+            } else {
+                format!("deploying version {version}")
+            };
+            self.stage(job, worker, "deploying", 90, &what).await?;
             let app = apps::get(&self.db, job.app_id)
                 .await
                 .map_err(transient)?
@@ -773,11 +854,12 @@ impl Pipeline {
             })?;
             let files = self.archive_files(&row.archive).await.map_err(Stop::Transient)?;
             return self
-                .deploy_stage(job, worker, &app, version, &spec, &files, payload.confirm_data_loss)
+                .deploy_stage(job, worker, &app, version, &spec, &files, payload.policy())
                 .await;
         }
 
         self.stage(job, worker, "planning", 10, "reading the description").await?;
+        let policy = payload.policy();
         let spec = match payload.spec {
             Some(s) => {
                 self.log(job, "using the reviewed plan").await;
@@ -909,8 +991,7 @@ impl Pipeline {
         )
         .await?;
         let files: Vec<(String, String)> = tree.files.into_iter().collect();
-        self.deploy_stage(job, worker, &app, version, &spec, &files, payload.confirm_data_loss)
-            .await
+        self.deploy_stage(job, worker, &app, version, &spec, &files, policy).await
     }
 
     /// Unpacks, migrates and smoke-checks `version`, then switches it live, finishes the job and
@@ -925,12 +1006,12 @@ impl Pipeline {
         version: i64,
         spec: &AppSpec,
         files: &[(String, String)],
-        confirm_data_loss: bool,
+        policy: kiln_runtime::Policy,
     ) -> Result<(), Stop> {
         let Some(runtime) = &self.runtime else {
             return Err(Stop::Failed("this Kiln has no runtime to deploy to".into()));
         };
-        match runtime.deploy(app.id, version, spec, files, confirm_data_loss).await {
+        match runtime.deploy(app.id, version, spec, files, policy).await {
             Ok(report) => {
                 for step in &report.steps {
                     self.log(job, &format!("migration: {step}")).await;

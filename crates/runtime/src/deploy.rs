@@ -46,21 +46,20 @@ impl Runtime {
         version: i64,
         spec: &AppSpec,
         files: &[(String, String)],
-        confirm_data_loss: bool,
+        policy: migrate::Policy,
     ) -> Result<Report, DeployError> {
         let dir = self.version_dir(app_id, version);
         unpack(&dir, files)
             .map_err(|e| DeployError::Failed(format!("unpacking the files: {e}")))?;
         let storage = self.storage(app_id).await?;
         let mut tx = storage.begin_write().await?;
-        let report =
-            match migrate::migrate(&storage, &mut tx, spec, confirm_data_loss, version).await {
-                Ok(r) => r,
-                Err(MigrateError::DataLoss(l)) => return Err(DeployError::DataLoss(l)),
-                Err(MigrateError::Storage(e)) => {
-                    return Err(DeployError::Failed(format!("migrating the data: {e}")));
-                }
-            };
+        let report = match migrate::migrate(&storage, &mut tx, spec, policy, version).await {
+            Ok(r) => r,
+            Err(MigrateError::DataLoss(l)) => return Err(DeployError::DataLoss(l)),
+            Err(MigrateError::Storage(e)) => {
+                return Err(DeployError::Failed(format!("migrating the data: {e}")));
+            }
+        };
         smoke_check(&storage, &mut tx, spec, &dir)
             .await
             .map_err(|e| DeployError::Failed(format!("smoke check: {e}")))?;

@@ -16,7 +16,7 @@ mod statics;
 pub mod storage;
 
 pub use deploy::DeployError;
-pub use migrate::Report;
+pub use migrate::{Policy, Report};
 
 use axum::body::Body;
 use axum::extract::{Request, State};

@@ -95,14 +95,28 @@ fn records_have(n: i64, e: &Entity) -> String {
     format!("{} {}", records(n, e), if n == 1 { "has" } else { "have" })
 }
 
+/// What a migration may do with data the new plan cannot show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Stop with [`MigrateError::DataLoss`] listing it (a new plan).
+    Ask,
+    /// The owner confirmed: dropped fields and entities are hidden, values the new type
+    /// cannot hold are cleared.
+    Confirmed,
+    /// A rollback: nothing is cleared; what the older plan cannot show is kept, hidden (values
+    /// of a changed field move to an `_old_…` column), and comes back with a later version.
+    KeepAll,
+}
+
 /// Migrates within the caller's transaction; on `DataLoss` the caller rolls it back.
 pub async fn migrate(
     s: &Storage,
     c: &mut AnyConnection,
     new: &AppSpec,
-    confirm_data_loss: bool,
+    policy: Policy,
     version: i64,
 ) -> Result<Report, MigrateError> {
+    let keep_all = policy == Policy::KeepAll;
     s.ensure_internal(c).await?;
     let old = s.migrated_spec(c).await?;
     let mut report = Report::default();
@@ -180,7 +194,13 @@ pub async fn migrate(
                     Err(_) => bad.push((id, v)),
                 }
             }
-            if !bad.is_empty() && retargeted {
+            if !bad.is_empty() && keep_all {
+                report.steps.push(format!(
+                    "{} a value of {} the older plan cannot show: kept, hidden",
+                    records_have(bad.len() as i64, e),
+                    f.label
+                ));
+            } else if !bad.is_empty() && retargeted {
                 losses.push(format!(
                     "{} a {} that would point at records of another entity",
                     records_have(bad.len() as i64, e),
@@ -194,9 +214,15 @@ pub async fn migrate(
                     f.label
                 ));
             }
-            if stored != class {
-                // Another storage type: keep the old column under another name, copy what fits.
-                let kept = format!("_old_{}_v{version}", f.name);
+            if stored != class || (keep_all && !bad.is_empty()) {
+                // Another storage type (or values to keep): keep the old column under another
+                // name, copy what fits.
+                let mut kept = format!("_old_{}_v{version}", f.name);
+                let mut n = 2;
+                while cols.iter().any(|(c, _)| *c == kept) {
+                    kept = format!("_old_{}_v{version}_{n}", f.name);
+                    n += 1;
+                }
                 s.sql(s.rename_column_sql(&e.collection, &f.name, &kept)).execute(c).await?;
                 s.sql(s.add_column_sql(&e.collection, &f.name, class)).execute(c).await?;
                 for (id, v) in &keep {
@@ -229,12 +255,54 @@ pub async fn migrate(
                 }
             }
         }
+        // Values an earlier migration kept aside (`_old_<field>_v<n>`) come back wherever the
+        // field is empty now and the value fits the field as planned now (a rollback, then
+        // forward again, ends where it started).
+        for f in &e.fields {
+            let prefix = format!("_old_{}_v", f.name);
+            for (old_col, old_class) in cols.iter().filter(|(n, _)| n.starts_with(&prefix)) {
+                let mut q = s.sql(format!(
+                    "SELECT id, {o} FROM {} WHERE {o} IS NOT NULL AND {n} IS NULL ORDER BY id",
+                    s.table(&e.collection),
+                    o = quote(old_col),
+                    n = quote(&f.name)
+                ));
+                q.push("");
+                let mut restored = 0;
+                for r in q.fetch_all(c).await? {
+                    let Val::Int(id) = read_val(&r, 0, Class::Int) else { continue };
+                    let v = read_val(&r, 1, *old_class);
+                    let Ok(nv) = check_value(f, &as_json(&v, f)) else { continue };
+                    let mut u = s.sql(format!(
+                        "UPDATE {} SET {} = ",
+                        s.table(&e.collection),
+                        quote(&f.name)
+                    ));
+                    u.arg(nv).push(&format!(", {} = NULL WHERE id = ", quote(old_col)));
+                    u.arg(Val::Int(id));
+                    u.execute(c).await?;
+                    restored += 1;
+                }
+                if restored > 0 {
+                    report.steps.push(format!(
+                        "{restored} values of {}.{} restored from {old_col}",
+                        e.collection, f.name
+                    ));
+                }
+            }
+        }
         if let Some(o) = old_entity {
             for f in o.fields.iter().filter(|f| !e.fields.iter().any(|n| n.name == f.name)) {
                 let n =
                     count_where(s, c, &e.collection, &format!("{} IS NOT NULL", quote(&f.name)))
                         .await?;
-                if n > 0 {
+                if n > 0 && keep_all {
+                    report.steps.push(format!(
+                        "{} a value in {}, which the older plan lacks: kept, hidden",
+                        records_have(n, e),
+                        f.label
+                    ));
+                } else if n > 0 {
                     losses.push(format!(
                         "{} a value in {}, which the new plan drops",
                         records_have(n, e),
@@ -257,7 +325,13 @@ pub async fn migrate(
                 continue;
             }
             let n = count_where(s, c, &e.collection, "1 = 1").await?;
-            if n > 0 {
+            if n > 0 && keep_all {
+                report.steps.push(format!(
+                    "{} kept, hidden: the older plan lacks {}",
+                    records(n, e),
+                    e.label
+                ));
+            } else if n > 0 {
                 losses.push(format!(
                     "{} would no longer be shown: the new plan drops {}",
                     records(n, e),
@@ -266,7 +340,7 @@ pub async fn migrate(
             }
         }
     }
-    if !losses.is_empty() && !confirm_data_loss {
+    if !losses.is_empty() && policy == Policy::Ask {
         return Err(MigrateError::DataLoss(losses));
     }
     report.lost = losses;

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use http::{Request, StatusCode, header};
 use kiln_core::{Access, AppSpec, Entity, Feature, Field, FieldType};
-use kiln_runtime::{Config, DeployError, Runtime};
+use kiln_runtime::{Config, DeployError, Policy, Runtime};
 use kiln_store::{Clock, Db, apps};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -107,6 +107,16 @@ impl Env {
         spec: &AppSpec,
         confirm: bool,
     ) -> Result<kiln_runtime::Report, DeployError> {
+        self.deploy_with(v, spec, if confirm { Policy::Confirmed } else { Policy::Ask }).await
+    }
+
+    /// Records version `v` (once), deploys it under `policy` and switches it live.
+    async fn deploy_with(
+        &self,
+        v: i64,
+        spec: &AppSpec,
+        policy: Policy,
+    ) -> Result<kiln_runtime::Report, DeployError> {
         let tree = kiln_codegen::generate(spec).expect("generate");
         let files: Vec<(String, String)> = tree.files.into_iter().collect();
         let spec_json = serde_json::to_string(spec).expect("spec");
@@ -127,7 +137,7 @@ impl Env {
         )
         .await
         .ok();
-        let report = self.rt.deploy(self.app_id, v, spec, &files, confirm).await?;
+        let report = self.rt.deploy(self.app_id, v, spec, &files, policy).await?;
         apps::set_live(&self.db, self.app_id, v, 0).await.expect("switch");
         self.rt.invalidate("todo");
         Ok(report)
@@ -432,7 +442,7 @@ async fn a_deployed_app_serves_its_files_api_accounts_and_access_rules() {
         v3.entities[1].fields.retain(|f| f.name != "priority");
         v3.entities[1].fields.retain(|f| f.name != "title");
         v3.entities[1].fields.push(field("title", FieldType::Int { min: None, max: None }, false));
-        match env.rt.deploy(env.app_id, 3, &v3, &[], false).await {
+        match env.rt.deploy(env.app_id, 3, &v3, &[], Policy::Ask).await {
             Err(DeployError::DataLoss(l)) => {
                 assert!(l.iter().any(|x| x.contains("2 tasks have a value in Priority")), "{l:?}");
                 assert!(l.iter().any(|x| x.contains("that the new type cannot hold")), "{l:?}");
@@ -468,7 +478,7 @@ async fn a_failed_smoke_check_keeps_the_previous_version() {
         // A version whose files lack the index page.
         let files: Vec<(String, String)> =
             tree.files.into_iter().filter(|(p, _)| p != "index.html").collect();
-        match env.rt.deploy(env.app_id, 2, &v2, &files, false).await {
+        match env.rt.deploy(env.app_id, 2, &v2, &files, Policy::Ask).await {
             Err(DeployError::Failed(why)) => assert!(why.contains("index.html"), "{why}"),
             other => panic!("expected a failed smoke check, got {other:?}"),
         }
@@ -623,7 +633,7 @@ async fn a_reference_moved_to_another_entity_counts_as_a_loss() {
         }
         let files: Vec<(String, String)> =
             kiln_codegen::generate(&v2).expect("gen").files.into_iter().collect();
-        match env.rt.deploy(env.app_id, 2, &v2, &files, false).await {
+        match env.rt.deploy(env.app_id, 2, &v2, &files, Policy::Ask).await {
             Err(DeployError::DataLoss(l)) => {
                 assert!(
                     l.iter().any(|x| x.contains(
@@ -634,5 +644,62 @@ async fn a_reference_moved_to_another_entity_counts_as_a_loss() {
             }
             other => panic!("expected a data-loss stop, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_keeps_every_value_and_going_forward_again_restores_them() {
+    for env in envs().await {
+        env.deploy(1, &todo(), false).await.expect("v1");
+        let ada = env.signup("ada@example.com").await;
+        let (_, _, t) = env
+            .call(
+                "POST",
+                "/api/tasks",
+                Some(&ada),
+                Some(json!({"title": "Buy milk", "priority": "high"})),
+            )
+            .await;
+        let at = format!("/api/tasks/{}", t["id"]);
+        let mut v2 = todo();
+        v2.entities[1].fields.push(field("notes", FieldType::LongText, false));
+        for f in &mut v2.entities[1].fields {
+            if f.name == "priority" {
+                f.ty =
+                    FieldType::Enum { values: vec!["low".into(), "high".into(), "urgent".into()] };
+            }
+        }
+        env.deploy(2, &v2, false).await.expect("v2 only widens");
+        let (s, _, _) = env
+            .call(
+                "PATCH",
+                &at,
+                Some(&ada),
+                Some(json!({"notes": "semi-skimmed", "priority": "urgent"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // Back to version 1: `urgent` is not one of its values and it has no notes; both are kept.
+        let report = env.deploy_with(1, &todo(), Policy::KeepAll).await.expect("rollback to v1");
+        assert!(report.lost.is_empty(), "{report:?}");
+        assert!(report.steps.iter().any(|s| s.contains("kept, hidden")), "{report:?}");
+        let (_, _, back) = env.call("GET", &at, Some(&ada), None).await;
+        assert_eq!(
+            (&back["title"], &back["priority"], back.get("notes")),
+            (&json!("Buy milk"), &Value::Null, None),
+            "{back}"
+        );
+        let (s, _, h) = env.call("GET", "/api/health", None, None).await;
+        assert_eq!((s, &h["version"]), (StatusCode::OK, &json!(1)));
+
+        // Forward to version 2 again: every value is where it was.
+        env.deploy_with(2, &v2, Policy::KeepAll).await.expect("forward to v2");
+        let (_, _, again) = env.call("GET", &at, Some(&ada), None).await;
+        assert_eq!(
+            (&again["priority"], &again["notes"]),
+            (&json!("urgent"), &json!("semi-skimmed")),
+            "{again}"
+        );
     }
 }

@@ -51,9 +51,9 @@ pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<AppRow>, StoreError> 
 
 /// Switches the version the runtime serves: one write, so readers see the old or the new.
 pub async fn set_live(db: &Db, app_id: i64, version: i64, now: Millis) -> Result<(), StoreError> {
-    let q = "UPDATE apps SET live_version = $1, updated_at = $2 WHERE id = $3";
-    on_db!(db, c => sqlx::query(q).bind(version).bind(now).bind(app_id).execute(c).await.map(|_| ()))?;
-    Ok(())
+    let mut tx = db.begin_write().await?;
+    set_live_tx(&mut tx, app_id, version, now).await?;
+    tx.commit().await
 }
 
 /// [`set_live`] inside the caller's transaction.
@@ -65,6 +65,8 @@ pub async fn set_live_tx(
 ) -> Result<(), StoreError> {
     let q = "UPDATE apps SET live_version = $1, updated_at = $2 WHERE id = $3";
     on_tx!(tx, c => sqlx::query(q).bind(version).bind(now).bind(app_id).execute(c).await.map(|_| ()))?;
+    let q = "UPDATE app_versions SET live_at = COALESCE(live_at, $1) WHERE app_id = $2 AND version = $3";
+    on_tx!(tx, c => sqlx::query(q).bind(now).bind(app_id).bind(version).execute(c).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -88,10 +90,12 @@ pub struct VersionRow {
     pub description: String,
     pub changes: String,
     pub tree_key: String,
+    /// When it first went live (versions never live cannot be rolled back to).
+    pub live_at: Option<Millis>,
 }
 
 const VERSION_COLUMNS: &str = "id, app_id, job_id, version, spec, git_commit, archive, files, \
-                               created_at, description, changes, tree_key";
+                               created_at, description, changes, tree_key, live_at";
 
 /// What a new version records.
 #[derive(Debug, Clone)]

@@ -37,6 +37,27 @@ pub struct CreateApp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct Rollback {
+    pub version: i64,
+}
+
+/// `POST /api/apps/{id}/rollback {version}` → 202 `{app_id, job_id, slug}`: deploys an earlier
+/// (or later) version that has been live before; 409 when it never was, is live already, or a
+/// job runs.
+pub async fn rollback(
+    State(state): State<AppState>,
+    CurrentUser(id): CurrentUser,
+    ApiPath(app_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Rollback>,
+) -> HttpResult<(StatusCode, Json<kiln_pipeline::Created>)> {
+    state.accounts.require_verified(id.user_id).await?;
+    let created =
+        state.pipeline.rollback(id.user_id, app_id, body.version).await.map_err(refused)?;
+    Ok((StatusCode::ACCEPTED, Json(created)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Describe {
     pub description: String,
 }
