@@ -175,9 +175,25 @@ test('generate the todo app, use it on its own origin as two end users, redeploy
   await ada.reload();
   expect((await taskTitles(ada, url)).sort()).toEqual(['Buy milk', 'Plan the trip', 'Walk the dog twice']);
 
+  // Roll back to version 2 in one click: the priorities come back (they were kept, hidden);
+  // then forward to 3 again. Ada's tasks are intact throughout.
+  const versions = page.getByRole('table', { name: 'Versions' });
+  await versions.getByRole('button', { name: 'Roll back to v2' }).click();
+  await expect(page.locator('.live-at')).toContainText('Live (version 2)', { timeout: 120_000 });
+  // The app's pages are loaded once: a reload picks up the version now live.
+  await ada.goto(`${url}#/tasks`);
+  await ada.reload();
+  await ada.getByRole('link', { name: 'Buy milk' }).click();
+  await expect(ada.locator('main')).toContainText('high');
+  expect((await taskTitles(ada, url)).sort()).toEqual(['Buy milk', 'Plan the trip', 'Walk the dog twice']);
+  await versions.getByRole('button', { name: 'Roll back to v3' }).click();
+  await expect(page.locator('.live-at')).toContainText('Live (version 3)', { timeout: 120_000 });
+  await ada.reload();
+  expect((await taskTitles(ada, url)).sort()).toEqual(['Buy milk', 'Plan the trip', 'Walk the dog twice']);
+
   // The owner's outbox: a "live" email for each version, with the app's URL.
   const isLive = (m: string) => /^Subject: Your app .* is live/m.test(m);
-  await expect.poll(async () => (await mailsTo(owner)).filter(isLive).length, { timeout: 15_000 }).toBe(3);
+  await expect.poll(async () => (await mailsTo(owner)).filter(isLive).length, { timeout: 15_000 }).toBe(5);
   const live = (await mailsTo(owner)).find(isLive) ?? '';
   expect(live.replace(/=\r?\n/g, '')).toContain(new URL(url).host);
 });
