@@ -382,6 +382,30 @@ pub async fn generate_app(
     }
 }
 
+/// Deletes the app once its slug has been typed to confirm.
+#[server(prefix = "/sfn", endpoint = "delete_app")]
+pub async fn delete_app(app_id: i64, confirm: String) -> Result<(), PortalError> {
+    let who = caller()?;
+    let pipeline = pipeline()?;
+    let app = match pipeline.owned_app(who.user_id, app_id).await {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    if confirm.trim() != app.slug {
+        return fail(kiln_core::ApiError::invalid(
+            "confirm",
+            format!("Type {} to confirm.", app.slug),
+        ));
+    }
+    match pipeline.delete_app(who.user_id, app_id).await {
+        Ok(()) => {
+            leptos_axum::redirect("/apps");
+            Ok(())
+        }
+        Err(e) => fail(e),
+    }
+}
+
 /// Rolls the app back (or forward) to a version that has been live.
 #[server(prefix = "/sfn", endpoint = "rollback_app")]
 pub async fn rollback_app(app_id: i64, version: i64) -> Result<kiln_core::AppCreated, PortalError> {

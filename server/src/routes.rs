@@ -45,7 +45,7 @@ fn api() -> Router<AppState> {
         .route("/createApp", post(apps::create))
         .route("/status", get(apps::status))
         .route("/apps", get(apps::list).post(apps::create_draft))
-        .route("/apps/{id}", get(apps::get))
+        .route("/apps/{id}", get(apps::get).delete(apps::delete))
         .route("/apps/{id}/generate", post(apps::generate))
         .route("/apps/{id}/description", post(apps::describe))
         .route("/apps/{id}/rollback", post(apps::rollback))

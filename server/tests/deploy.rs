@@ -224,3 +224,75 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_app_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    app.verified_user("maker@example.com").await;
+    let created: Value = app
+        .post_json("/api/createApp", &json!({"description": "Notes with a title."}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let app_id = created["app_id"].as_i64().expect("id");
+    let slug = created["slug"].as_str().expect("slug").to_owned();
+    let s = wait_finished(&app, created["job_id"].as_i64().expect("job")).await;
+    assert_eq!(s["state"], "live", "{s}");
+    let web = app_client(&app, &slug);
+    let url = format!("http://{slug}.localhost:{}/", app.state.runtime.port());
+    let res = web
+        .post(format!("{url}api/notes"))
+        .json(&json!({"title": "a note"}))
+        .send()
+        .await
+        .expect("note");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let dirs = [
+        app.data_dir.join("apps").join(app_id.to_string()),
+        app.data_dir.join("repos").join(app_id.to_string()),
+        app.data_dir.join("archives").join(app_id.to_string()),
+    ];
+    for d in &dirs {
+        assert!(d.exists(), "{} before", d.display());
+    }
+
+    // Another person cannot delete it; the owner can.
+    let other = common::client();
+    other
+        .post(app.url("/api/signup"))
+        .json(&json!({"email": "x@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("signup");
+    let res = other.delete(app.url(&format!("/api/apps/{app_id}"))).send().await.expect("delete");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res =
+        app.client.delete(app.url(&format!("/api/apps/{app_id}"))).send().await.expect("delete");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(app.get(&format!("/api/apps/{app_id}")).await.status(), StatusCode::NOT_FOUND);
+    let res = web.get(&url).send().await.expect("gone");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    for d in &dirs {
+        assert!(!d.exists(), "{} is left", d.display());
+    }
+    let kiln_store::Db::Sqlite(pool) = &app.state.db else { panic!("SQLite") };
+    for table in ["apps", "app_versions", "app_descriptions", "jobs"] {
+        let col = if table == "apps" { "id" } else { "app_id" };
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE {col} = {app_id}"
+        )))
+        .fetch_one(pool)
+        .await
+        .expect("count");
+        assert_eq!(n, 0, "{table}");
+    }
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_events")
+        .fetch_one(pool)
+        .await
+        .expect("events");
+    assert_eq!(events, 0, "job events");
+    // Its slug is free again.
+    assert!(!kiln_store::apps::slug_taken(&app.state.db, &slug).await.expect("slug"));
+}

@@ -1,7 +1,7 @@
 //! An app's page: its description, the live status of its newest generation (server-sent
 //! events: stage, progress, log lines, elapsed time), and its versions with downloads.
 
-use crate::api::{CancelJob, GenerateApp, RollbackApp, SaveDescription, get_app};
+use crate::api::{CancelJob, DeleteApp, GenerateApp, RollbackApp, SaveDescription, get_app};
 use crate::components::{FormError, datetime};
 use crate::error::PortalError;
 use kiln_core::{AppDetail, JobEvent, JobStatus, VersionInfo};
@@ -110,6 +110,35 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
         {app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> })}
         <h2>"Versions"</h2>
         <Versions app_id=app.id versions=app.versions.clone() live=app.live_version reload=reload busy=running />
+        <DeleteSection app_id=app.id slug=app.slug.clone() />
+    }
+}
+
+/// Deleting the app: typing its slug enables the button (the server checks it too).
+#[component]
+fn DeleteSection(app_id: i64, slug: String) -> impl IntoView {
+    let delete = ServerAction::<DeleteApp>::new();
+    let typed = RwSignal::new(String::new());
+    let error = Signal::derive(move || {
+        delete.value().get().and_then(|r| r.err()).map(|e: PortalError| e.to_string())
+    });
+    let expected = slug.clone();
+    view! {
+        <section class="danger-zone" aria-label="Delete this app">
+            <h2>"Delete this app"</h2>
+            <p>"This takes the app offline and removes its end users, their data, its versions, history and archives. It cannot be undone."</p>
+            <ActionForm action=delete>
+                <input type="hidden" name="app_id" value=app_id />
+                <label for="confirm-delete">{format!("Type {slug} to confirm")}</label>
+                <input id="confirm-delete" name="confirm" autocomplete="off"
+                    on:input=move |ev| typed.set(event_target_value(&ev)) />
+                <FormError error=error />
+                <button type="submit" class="danger"
+                    disabled=move || delete.pending().get() || typed.get().trim() != expected>
+                    "Delete app"
+                </button>
+            </ActionForm>
+        </section>
     }
 }
 

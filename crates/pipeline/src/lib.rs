@@ -408,6 +408,52 @@ impl Pipeline {
         Ok(Created { app_id, job_id, slug: app.slug })
     }
 
+    /// Deletes an app: undeploys it, then removes its end-user data, files, history (the git
+    /// repository), archives and database rows. 409 while a job runs (cancel it first). A crash
+    /// part-way leaves the app listed, so deleting it again finishes the work.
+    pub async fn delete_app(&self, owner_id: i64, app_id: i64) -> Result<(), PipelineError> {
+        let app = self.owned_app(owner_id, app_id).await?;
+        if let Some(running) = jobs::active_for_app(&self.db, app_id).await? {
+            return Err(Self::busy(&running));
+        }
+        let failed = |what: &str, e: String| {
+            tracing::error!(app_id, error = %e, "deleting an app: {what}");
+            PipelineError::Refused(ApiError::new(
+                ErrorCode::Internal,
+                format!("The app could not be deleted completely ({what}); try again."),
+            ))
+        };
+        apps::clear_live(&self.db, app_id).await?;
+        if let Some(rt) = &self.runtime {
+            rt.undeploy(app_id, &app.slug).await.map_err(|e| failed("its data", e.0))?;
+        }
+        let repo = self.data_dir.join("repos").join(app_id.to_string());
+        match std::fs::remove_dir_all(&repo) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed("its history", e.to_string())),
+        }
+        for v in apps::versions(&self.db, app_id).await? {
+            let gone = if v.archive.starts_with('/') {
+                match std::fs::remove_file(&v.archive) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                    _ => Ok(()),
+                }
+            } else {
+                match self.archives.delete(&ObjPath::from(v.archive.as_str())).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            gone.map_err(|e| failed("its archives", e))?;
+        }
+        // The archives' folder, now empty, on the default local store.
+        let _ = std::fs::remove_dir(self.data_dir.join("archives").join(app_id.to_string()));
+        apps::delete(&self.db, app_id).await?;
+        tracing::info!(app_id, slug = %app.slug, "app deleted");
+        Ok(())
+    }
+
     /// Rolls the app back (or forward) to `version`, one that has been live before: a job that
     /// deploys it as it was. End-user data is never deleted: what the older plan cannot show
     /// is kept hidden and comes back with a later version.

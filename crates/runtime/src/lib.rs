@@ -244,6 +244,32 @@ impl Runtime {
         Ok(s)
     }
 
+    /// Removes an app's files and all its end-user data (its SQLite file and versions, or its
+    /// Postgres schema). The caller has stopped serving it first (`apps.live_version` cleared).
+    pub async fn undeploy(&self, app_id: i64, slug: &str) -> Result<(), RuntimeError> {
+        self.invalidate(slug);
+        let open = self.inner.storages.lock().await.remove(&app_id);
+        if self.inner.config.postgres_url.is_some() {
+            let s = match open {
+                Some(s) => s,
+                None => {
+                    let s = self.storage(app_id).await?;
+                    self.inner.storages.lock().await.remove(&app_id);
+                    s
+                }
+            };
+            s.drop_schema().await?;
+        } else if let Some(s) = open {
+            s.close().await;
+        }
+        let dir = self.inner.config.data_dir.join("apps").join(app_id.to_string());
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(RuntimeError(format!("removing {}: {e}", dir.display()))),
+        }
+    }
+
     /// Forgets what is cached about an app's host (after a deploy switched its version).
     pub fn invalidate(&self, slug: &str) {
         if let Ok(mut m) = self.inner.live.lock() {

@@ -208,6 +208,23 @@ impl Storage {
         }
     }
 
+    /// Drops the app's schema with everything in it (Postgres only).
+    pub async fn drop_schema(&self) -> Result<(), StorageError> {
+        if let Some(schema) = &self.schema {
+            sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {} CASCADE", quote(schema))))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the app's own pool (SQLite); the shared Postgres pool stays open.
+    pub async fn close(&self) {
+        if self.backend == Backend::Sqlite {
+            self.pool.close().await;
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -703,3 +703,32 @@ async fn a_rollback_keeps_every_value_and_going_forward_again_restores_them() {
         );
     }
 }
+
+#[tokio::test]
+async fn undeploy_removes_the_apps_files_and_data() {
+    for env in envs().await {
+        env.deploy(1, &todo(), false).await.expect("deploy");
+        let ada = env.signup("ada@example.com").await;
+        let (s, _, _) =
+            env.call("POST", "/api/tasks", Some(&ada), Some(json!({"title": "x"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let dir = env.rt.config().data_dir.join("apps").join(env.app_id.to_string());
+        assert!(dir.exists());
+        kiln_store::apps::clear_live(&env.db, env.app_id).await.expect("stop serving");
+        env.rt.undeploy(env.app_id, "todo").await.expect("undeploy");
+        assert!(!dir.exists(), "{}", dir.display());
+        let (s, _, _) = env.call("GET", "/api/health", None, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Deployed again from nothing, it starts empty: no end user, no task.
+        env.deploy(2, &todo(), false).await.expect("again");
+        let (s, _, _) = env
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(json!({"email": "ada@example.com", "password": "correct horse"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+}

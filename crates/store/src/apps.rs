@@ -70,6 +70,19 @@ pub async fn set_live_tx(
     Ok(())
 }
 
+/// Stops serving an app (no live version).
+pub async fn clear_live(db: &Db, app_id: i64) -> Result<(), StoreError> {
+    let q = "UPDATE apps SET live_version = NULL WHERE id = $1";
+    on_db!(db, c => sqlx::query(q).bind(app_id).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Deletes an app with its versions, descriptions, jobs and their events (cascades).
+pub async fn delete(db: &Db, app_id: i64) -> Result<(), StoreError> {
+    on_db!(db, c => sqlx::query("DELETE FROM apps WHERE id = $1").bind(app_id).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
 pub async fn slug_taken(db: &Db, slug: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE slug = $1")
         .bind(slug).fetch_one(c).await)?;

@@ -35,6 +35,17 @@ pub struct CreateApp {
     pub spec: Option<AppSpec>,
 }
 
+/// `DELETE /api/apps/{id}` → 204: undeploys the app and removes its end-user data, files,
+/// history, archives and rows; 409 while a job runs.
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(id): CurrentUser,
+    ApiPath(app_id): ApiPath<i64>,
+) -> HttpResult<StatusCode> {
+    state.pipeline.delete_app(id.user_id, app_id).await.map_err(refused)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
