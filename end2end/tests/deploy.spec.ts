@@ -196,4 +196,16 @@ test('generate the todo app, use it on its own origin as two end users, redeploy
   await expect.poll(async () => (await mailsTo(owner)).filter(isLive).length, { timeout: 15_000 }).toBe(5);
   const live = (await mailsTo(owner)).find(isLive) ?? '';
   expect(live.replace(/=\r?\n/g, '')).toContain(new URL(url).host);
+
+  // Deleting the app takes typing its slug; then it is gone, from the portal and its origin.
+  await gotoHydrated(page, `/apps/${appId}`);
+  const slug = new URL(url).hostname.split('.')[0];
+  const del = page.getByRole('region', { name: 'Delete this app' });
+  await expect(del.getByRole('button', { name: 'Delete app' })).toBeDisabled();
+  await del.getByLabel(`Type ${slug} to confirm`).fill(slug);
+  await del.getByRole('button', { name: 'Delete app' }).click();
+  await expectPath(page, '/apps');
+  await expect(page.getByRole('link', { name: 'Todo list', exact: true })).toHaveCount(0);
+  // (Asked from the app's page: Node's own resolver may not know *.localhost.)
+  expect(await ada.evaluate(async () => (await fetch('/api/health')).status)).toBe(404);
 });
