@@ -67,10 +67,11 @@ fn the_todo_example_is_what_kiln_generates() {
         match committed.get(path) {
             None => problems.push(format!("{path}: generated, missing from examples/todo")),
             Some(c) if c != text => {
-                let line = c.lines().zip(text.lines()).position(|(a, b)| a != b).map_or_else(
-                    || "length".to_owned(),
-                    |i| format!("line {}", i + 1),
-                );
+                let line = c
+                    .lines()
+                    .zip(text.lines())
+                    .position(|(a, b)| a != b)
+                    .map_or_else(|| "length".to_owned(), |i| format!("line {}", i + 1));
                 problems.push(format!("{path}: differs ({line})"));
             }
             Some(_) => {}
