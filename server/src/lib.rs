@@ -223,6 +223,10 @@ pub async fn serve(
         .await
     });
     let workers = start_generation_workers(&kiln, &stop_rx);
+    // Self-healing: at start, then every 15 s.
+    let healer = tokio::spawn(
+        kiln.state.pipeline.clone().heal_loop(Duration::from_secs(15), stop_rx.clone()),
+    );
     let app = routes::router(kiln.state);
 
     let mut stopping = stop_rx.clone();
@@ -257,6 +261,7 @@ pub async fn serve(
     for w in workers {
         w.abort();
     }
+    healer.abort();
     let _ = tokio::time::timeout(Duration::from_millis(500), db.close()).await;
     tracing::info!("stopped");
     Ok(())

@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str, &str, &str)] = &[
     template!("app_live"),
     template!("app_needs_confirmation"),
     template!("generation_failed"),
+    template!("app_healed"),
 ];
 
 #[derive(Debug, thiserror::Error)]

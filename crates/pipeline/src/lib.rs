@@ -408,6 +408,103 @@ impl Pipeline {
         Ok(Created { app_id, job_id, slug: app.slug })
     }
 
+    /// Self-healing, one pass over the live apps: a live version whose files are missing,
+    /// unreadable or changed is written again from its archive; if that cannot be done, the
+    /// previous version that was live is rolled back to. Each repair is recorded as a finished
+    /// `heal` job (its lines are events on the app page) and emailed to the owner. Apps with a
+    /// job in progress are left to it. Returns how many apps were repaired.
+    pub async fn heal(&self) -> Result<usize, StoreError> {
+        let Some(rt) = &self.runtime else { return Ok(0) };
+        let mut healed = 0;
+        for app in apps::live_apps(&self.db).await? {
+            let Some(v) = app.live_version else { continue };
+            if jobs::active_for_app(&self.db, app.id).await?.is_some() {
+                continue;
+            }
+            let Some(row) = apps::version(&self.db, app.id, v).await? else { continue };
+            let files = self.archive_files(&row.archive).await;
+            let damaged = match &files {
+                Ok(f) => rt.damaged_files(app.id, v, f),
+                Err(_) => rt.damaged_basics(app.id, v),
+            };
+            let storage_ok = match rt.storage(app.id).await {
+                Ok(s) => s.ping().await.is_ok(),
+                Err(_) => false,
+            };
+            if damaged.is_empty() && storage_ok {
+                continue;
+            }
+            let mut lines = Vec::new();
+            if !damaged.is_empty() {
+                let shown: Vec<&str> = damaged.iter().take(5).map(String::as_str).collect();
+                lines.push(format!(
+                    "the live version {v} was damaged: {} file(s) missing or changed ({}{})",
+                    damaged.len(),
+                    shown.join(", "),
+                    if damaged.len() > shown.len() { ", …" } else { "" }
+                ));
+                let restored = match &files {
+                    Ok(f) => rt.restore_files(app.id, v, f).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.clone()),
+                };
+                match restored {
+                    Ok(()) => {
+                        lines.push(format!("version {v}'s files were restored from its archive"))
+                    }
+                    Err(e) => {
+                        lines.push(format!("version {v} could not be restored ({e})"));
+                        let previous = apps::versions(&self.db, app.id)
+                            .await?
+                            .into_iter()
+                            .find(|o| o.version != v && o.live_at.is_some());
+                        match previous {
+                            Some(p) => match self.rollback(app.owner_id, app.id, p.version).await {
+                                Ok(c) => lines.push(format!(
+                                    "rolling back to version {} (job {})",
+                                    p.version, c.job_id
+                                )),
+                                Err(e) => lines.push(format!("rolling back failed: {e}")),
+                            },
+                            None => lines.push("no earlier version to roll back to".into()),
+                        }
+                    }
+                }
+            }
+            if !storage_ok {
+                tracing::error!(app_id = app.id, "an app's storage does not answer");
+                lines.push(
+                    "the app's storage did not answer; the operator's log has the error".into(),
+                );
+            }
+            rt.invalidate(&app.slug);
+            tracing::warn!(app_id = app.id, ?lines, "healed an app");
+            let now = self.clock.now();
+            let mut tx = self.db.begin_write().await?;
+            jobs::record_done(&mut tx, app.id, "heal", "live", &lines, now).await?;
+            let ctx = serde_json::json!({
+                "app": app.name, "url": rt.url_for(&app.slug), "lines": lines,
+                "link": self.app_link(app.id),
+            });
+            self.queue_mail(&mut tx, app.owner_id, "app_healed", &ctx).await;
+            tx.commit().await?;
+            healed += 1;
+        }
+        Ok(healed)
+    }
+
+    /// Runs [`Pipeline::heal`] now and then every `every` until `stop` turns true.
+    pub async fn heal_loop(self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.heal().await {
+                tracing::error!(error = %e, "self-healing pass failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
     /// Deletes an app: undeploys it, then removes its end-user data, files, history (the git
     /// repository), archives and database rows. 409 while a job runs (cancel it first). A crash
     /// part-way leaves the app listed, so deleting it again finishes the work.

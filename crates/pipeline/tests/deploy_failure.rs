@@ -90,3 +90,92 @@ async fn a_failed_deploy_keeps_the_live_version_and_tells_the_owner() {
     assert!(failed.text_body.contains("version 1 stays live"), "{}", failed.text_body);
     assert!(failed.text_body.contains("What to try:"), "{}", failed.text_body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_live_version_heals_from_its_archive_or_rolls_back() {
+    let toolchain = PathBuf::from(
+        std::env::var("KILN_TOOLCHAIN_DIR").unwrap_or_else(|_| "/var/cache/kiln/toolchain".into()),
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(None, &dir.path().join("kiln.db")).await.expect("db");
+    db.migrate().await.expect("migrate");
+    let clock = Clock::default();
+    let mut tx = db.begin_write().await.expect("tx");
+    let owner = users::insert(&mut tx, "owner@example.com", "x", 0).await.expect("user");
+    tx.commit().await.expect("commit");
+    let runtime = kiln_runtime::Runtime::new(
+        db.clone(),
+        clock.clone(),
+        kiln_runtime::Config::local(dir.path().to_owned(), 3001),
+    );
+    let sandbox = Sandbox { toolchain: Some(toolchain), ..Default::default() };
+    let pipeline = Pipeline::new(db.clone(), clock, sandbox, dir.path().to_owned())
+        .with_runtime(runtime.clone())
+        .with_mail(Mail {
+            mailer: Arc::new(kiln_mail::Mailer::new()),
+            portal_url: "http://portal.test".into(),
+        });
+    let created = pipeline.create_app(owner, TODO, None, None).await.expect("create");
+    pipeline.run_next("w").await.expect("run");
+    assert_eq!(pipeline.heal().await.expect("heal"), 0, "nothing to heal");
+
+    // Someone deletes a file of the live version and changes another.
+    let v1 = dir.path().join("apps").join(created.app_id.to_string()).join("versions/1");
+    std::fs::remove_file(v1.join("index.html")).expect("rm");
+    std::fs::write(v1.join("src/main.js"), "broken").expect("write");
+    let get = |path: &'static str| {
+        let rt = runtime.clone();
+        let host = format!("{}.localhost:3001", created.slug);
+        async move {
+            let req = Request::builder()
+                .uri(path)
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .expect("req");
+            rt.router().oneshot(req).await.expect("resp").status()
+        }
+    };
+    assert_eq!(get("/").await, StatusCode::NOT_FOUND);
+    assert_eq!(pipeline.heal().await.expect("heal"), 1);
+    assert_eq!(get("/").await, StatusCode::OK);
+    assert_eq!(
+        std::fs::read_to_string(v1.join("src/main.js")).expect("main").contains("broken"),
+        false
+    );
+    let job = jobs::latest_for_app(&db, created.app_id).await.expect("job").expect("row");
+    assert_eq!((job.kind.as_str(), job.state.as_str()), ("heal", "live"));
+    let lines: Vec<String> = jobs::events(&db, job.id, 0)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("2 file(s) missing or changed") && l.contains("index.html")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("restored from its archive")), "{lines:?}");
+    let mails = outbox::recent(&db, 10).await.expect("outbox");
+    let healed = mails.iter().find(|m| m.template == "app_healed").expect("a repair email");
+    assert!(healed.text_body.contains("index.html"), "{}", healed.text_body);
+    assert_eq!(pipeline.heal().await.expect("heal"), 0, "healed for good");
+
+    // Version 2, then its archive is lost and its files damaged: back to version 1.
+    let with_notes = TODO.replace("a due date and a priority", "a due date, notes and a priority");
+    pipeline.generate(owner, created.app_id, Some(&with_notes), None, false).await.expect("gen");
+    pipeline.run_next("w").await.expect("run");
+    let app = kiln_store::apps::get(&db, created.app_id).await.expect("app").expect("row");
+    assert_eq!(app.live_version, Some(2));
+    let archive =
+        kiln_store::apps::version(&db, created.app_id, 2).await.expect("v").expect("row").archive;
+    std::fs::remove_file(dir.path().join("archives").join(&archive)).expect("rm archive");
+    let v2 = dir.path().join("apps").join(created.app_id.to_string()).join("versions/2");
+    std::fs::remove_file(v2.join("index.html")).expect("rm");
+    assert_eq!(pipeline.heal().await.expect("heal"), 1);
+    pipeline.run_next("w").await.expect("the rollback job");
+    let app = kiln_store::apps::get(&db, created.app_id).await.expect("app").expect("row");
+    assert_eq!(app.live_version, Some(1));
+    assert_eq!(get("/").await, StatusCode::OK);
+}

@@ -70,6 +70,49 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Which files of a version differ on disk from `files` (missing, unreadable or changed),
+    /// by path; empty when the directory is intact.
+    pub fn damaged_files(
+        &self,
+        app_id: i64,
+        version: i64,
+        files: &[(String, String)],
+    ) -> Vec<String> {
+        let dir = self.version_dir(app_id, version);
+        files
+            .iter()
+            .filter(|(rel, text)| {
+                std::fs::read_to_string(dir.join(rel)).ok().as_deref() != Some(text.as_str())
+            })
+            .map(|(rel, _)| rel.clone())
+            .collect()
+    }
+
+    /// Without its archive to compare with: whether the pages a version cannot do without
+    /// (`index.html`, `app.json`) are there.
+    pub fn damaged_basics(&self, app_id: i64, version: i64) -> Vec<String> {
+        let dir = self.version_dir(app_id, version);
+        ["index.html", "app.json"]
+            .into_iter()
+            .filter(|f| std::fs::read_to_string(dir.join(f)).is_err())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Writes a version's files again, whatever is on disk (self-healing).
+    pub fn restore_files(
+        &self,
+        app_id: i64,
+        version: i64,
+        files: &[(String, String)],
+    ) -> std::io::Result<()> {
+        let dir = self.version_dir(app_id, version);
+        let _ = std::fs::remove_file(dir.join(COMPLETE));
+        unpack(&dir, files)
+    }
+}
+
 /// Writes the files into `dir` through a temporary sibling renamed into place, unless `dir`
 /// already holds exactly these files (a second deploy of the same version).
 fn unpack(dir: &Path, files: &[(String, String)]) -> std::io::Result<()> {

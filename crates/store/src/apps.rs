@@ -83,6 +83,12 @@ pub async fn delete(db: &Db, app_id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Apps with a live version (what the runtime serves).
+pub async fn live_apps(db: &Db) -> Result<Vec<AppRow>, StoreError> {
+    let q = format!("SELECT {COLUMNS} FROM apps WHERE live_version IS NOT NULL ORDER BY id");
+    Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).fetch_all(c).await)?)
+}
+
 pub async fn slug_taken(db: &Db, slug: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE slug = $1")
         .bind(slug).fetch_one(c).await)?;

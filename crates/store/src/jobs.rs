@@ -87,6 +87,28 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// Records work done outside the queue (the runtime healing an app) as a finished job with its
+/// log lines, so that it shows in the app's history like any job.
+pub async fn record_done(
+    tx: &mut Tx,
+    app_id: i64,
+    kind: &str,
+    state: &str,
+    lines: &[String],
+    now: Millis,
+) -> Result<i64, StoreError> {
+    let q = "INSERT INTO jobs (app_id, kind, state, progress, payload, max_attempts, run_after, \
+             created_at, updated_at, finished_at) VALUES ($1, $2, $3, 100, '{}', 0, $4, $4, $4, $4) \
+             RETURNING id";
+    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(q).bind(app_id).bind(kind).bind(state)
+        .bind(now).fetch_one(c).await)?;
+    for line in lines {
+        event_tx(tx, id, "log", state, 100, line, now).await?;
+    }
+    event_tx(tx, id, "state", state, 100, state, now).await?;
+    Ok(id)
+}
+
 /// The active (unfinished) job of an app, if any.
 pub async fn active_for_app(db: &Db, app_id: i64) -> Result<Option<JobRow>, StoreError> {
     let q = format!("SELECT {COLUMNS} FROM jobs WHERE app_id = $1 AND finished_at IS NULL");
