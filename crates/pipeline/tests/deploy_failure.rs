@@ -138,10 +138,7 @@ async fn a_damaged_live_version_heals_from_its_archive_or_rolls_back() {
     assert_eq!(get("/").await, StatusCode::NOT_FOUND);
     assert_eq!(pipeline.heal().await.expect("heal"), 1);
     assert_eq!(get("/").await, StatusCode::OK);
-    assert_eq!(
-        std::fs::read_to_string(v1.join("src/main.js")).expect("main").contains("broken"),
-        false
-    );
+    assert!(!std::fs::read_to_string(v1.join("src/main.js")).expect("main").contains("broken"));
     let job = jobs::latest_for_app(&db, created.app_id).await.expect("job").expect("row");
     assert_eq!((job.kind.as_str(), job.state.as_str()), ("heal", "live"));
     let lines: Vec<String> = jobs::events(&db, job.id, 0)
