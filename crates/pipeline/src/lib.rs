@@ -434,6 +434,14 @@ impl Pipeline {
             if damaged.is_empty() && storage_ok {
                 continue;
             }
+            // Still this version, still live, and no job started meanwhile (a deletion clears
+            // the live version first)?
+            let current = apps::get(&self.db, app.id).await?;
+            if current.and_then(|a| a.live_version) != Some(v)
+                || jobs::active_for_app(&self.db, app.id).await?.is_some()
+            {
+                continue;
+            }
             let mut lines = Vec::new();
             if !damaged.is_empty() {
                 let shown: Vec<&str> = damaged.iter().take(5).map(String::as_str).collect();
