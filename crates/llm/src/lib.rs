@@ -162,6 +162,44 @@ impl LlmPlanner {
         Ok(Answer { content, note })
     }
 
+    /// Streams the answer to `user` under `system` (at most `max_tokens`): the text as it
+    /// arrives, piece by piece. The first piece must come within the configured timeout.
+    pub async fn chat_stream(
+        &self,
+        system: &str,
+        user: &str,
+        max_tokens: u32,
+    ) -> Result<ChatStream, LlmError> {
+        let request = CreateChatCompletionRequest {
+            model: self.cfg.model.clone(),
+            messages: vec![
+                ChatCompletionRequestSystemMessage::from(system).into(),
+                ChatCompletionRequestUserMessage::from(user).into(),
+            ],
+            max_completion_tokens: Some(max_tokens),
+            ..Default::default()
+        };
+        let chat = self.client.chat();
+        let stream = tokio::time::timeout(self.cfg.timeout, chat.create_stream(request))
+            .await
+            .map_err(|_| LlmError::Timeout { after: self.cfg.timeout })?
+            .map_err(|e| self.map_error(e))?;
+        let this = self.clone();
+        Ok(Box::pin(futures_util::StreamExt::filter_map(stream, move |chunk| {
+            let out = match chunk {
+                Ok(c) => c
+                    .choices
+                    .into_iter()
+                    .next()
+                    .and_then(|choice| choice.delta.content)
+                    .filter(|t| !t.is_empty())
+                    .map(Ok),
+                Err(e) => Some(Err(this.map_error(e))),
+            };
+            std::future::ready(out)
+        })))
+    }
+
     fn map_error(&self, e: OpenAIError) -> LlmError {
         match e {
             OpenAIError::ApiError(r) => LlmError::Status {
@@ -185,6 +223,10 @@ impl LlmPlanner {
         }
     }
 }
+
+/// A streamed answer: its text in pieces, or the error that ended it.
+pub type ChatStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<String, LlmError>> + Send>>;
 
 /// The text of one answer and, when the endpoint said why it is incomplete, that.
 struct Answer {

@@ -239,11 +239,7 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
         }
         (["health"], _) => Err(Refusal::Method("GET, HEAD")),
         (["chat"], &Method::POST) if live.spec.features.contains(&Feature::Chat) => {
-            Err(ApiError::new(
-                ErrorCode::Unavailable,
-                "The assistant is not available on this server yet.",
-            )
-            .into())
+            Ok(crate::chat::answer(rt, live, ctx.user.as_ref().map(|u| u.id), ip, &body).await?)
         }
         ([collection], m) => {
             let e = entity(live, collection)?;

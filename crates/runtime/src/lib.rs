@@ -9,6 +9,7 @@
 
 mod accounts;
 mod api;
+mod chat;
 mod deploy;
 pub mod migrate;
 pub mod records;
@@ -48,6 +49,13 @@ pub struct Config {
     pub anonymous_writes_per_minute: u32,
     /// On Postgres, app `n` lives in schema `<prefix><n>` (`app_` by default).
     pub schema_prefix: String,
+    /// The model behind apps' `POST /api/chat` (the `chat` feature); without one it is 503.
+    pub chat: Option<kiln_llm::LlmPlanner>,
+    /// Chat questions per minute, per app and per end user (or address).
+    pub chat_per_minute_app: u32,
+    pub chat_per_minute_user: u32,
+    /// Answer tokens per app per day (counted roughly, four characters a token).
+    pub chat_daily_tokens: u64,
 }
 
 impl Config {
@@ -60,6 +68,10 @@ impl Config {
             postgres_url: None,
             anonymous_writes_per_minute: 60,
             schema_prefix: "app_".into(),
+            chat: None,
+            chat_per_minute_app: 60,
+            chat_per_minute_user: 10,
+            chat_daily_tokens: 200_000,
         }
     }
 }
@@ -97,6 +109,10 @@ struct Inner {
     limiter_checks: std::sync::atomic::AtomicU64,
     /// Password hashes at once (each takes ~19 MiB and a core for a while).
     hashing: tokio::sync::Semaphore,
+    chat_per_app: governor::DefaultKeyedRateLimiter<i64>,
+    chat_per_user: governor::DefaultKeyedRateLimiter<(i64, String)>,
+    /// Answer tokens spent per (app, day).
+    chat_tokens: Arc<Mutex<HashMap<(i64, i64), u64>>>,
 }
 
 /// The runtime. Cheap to clone.
@@ -144,6 +160,13 @@ impl Runtime {
                 anonymous_writes: governor::RateLimiter::dashmap(Quota::per_minute(per_minute)),
                 port: std::sync::atomic::AtomicU16::new(config.port),
                 limiter_checks: std::sync::atomic::AtomicU64::new(0),
+                chat_per_app: governor::RateLimiter::dashmap(Quota::per_minute(
+                    NonZeroU32::new(config.chat_per_minute_app).unwrap_or(NonZeroU32::MIN),
+                )),
+                chat_per_user: governor::RateLimiter::dashmap(Quota::per_minute(
+                    NonZeroU32::new(config.chat_per_minute_user).unwrap_or(NonZeroU32::MIN),
+                )),
+                chat_tokens: Arc::new(Mutex::new(HashMap::new())),
                 hashing: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
                 ),

@@ -732,3 +732,116 @@ async fn undeploy_removes_the_apps_files_and_data() {
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
 }
+
+/// A local server that speaks the streaming chat-completions wire format (OpenAI's): it checks
+/// the request and answers "Add a task, then mark it done." in three chunks.
+async fn streaming_model() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |axum::Json(req): axum::Json<Value>| {
+            let log = log.clone();
+            async move {
+                log.lock().expect("log").push(req.clone());
+                let chunk = |content: &str, finish: Option<&str>| {
+                    let c = json!({
+                        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                        "model": req["model"], "choices": [{"index": 0,
+                        "delta": if content.is_empty() { json!({}) } else { json!({"role": "assistant", "content": content}) },
+                        "finish_reason": finish}]
+                    });
+                    format!("data: {c}\n\n")
+                };
+                let body = [
+                    chunk("Add a task, ", None),
+                    chunk("then mark it ", None),
+                    chunk("done.", None),
+                    chunk("", Some("stop")),
+                    "data: [DONE]\n\n".to_owned(),
+                ]
+                .concat();
+                ([(header::CONTENT_TYPE, "text/event-stream")], body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_streams_the_models_answer_within_limits() {
+    let (base, seen) = streaming_model().await;
+    let mut spec = todo();
+    spec.features.push(Feature::Chat);
+    for (limit, expect_stream) in [(None, false), (Some(base.clone()), true)] {
+        let t = kiln_store::testing::sqlite().await.expect("db");
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = Config::local(dir.path().to_owned(), 3001);
+        config.chat_per_minute_user = 2;
+        config.chat = limit.map(|base_url| {
+            kiln_llm::LlmPlanner::new(kiln_llm::LlmConfig {
+                base_url,
+                model: "test-model".into(),
+                api_key: None,
+                timeout: std::time::Duration::from_secs(10),
+            })
+        });
+        let db = t.db.clone();
+        let mut tx = db.begin().await.expect("tx");
+        let owner = kiln_store::users::insert(&mut tx, "o@example.com", "x", 0).await.expect("u");
+        let app_id = apps::insert(&mut tx, owner, "Todo", "todo", "d", 0).await.expect("app");
+        tx.commit().await.expect("commit");
+        let rt = Runtime::new(db.clone(), Clock::default(), config)
+            .with_password_hasher(kiln_auth::PasswordHasher::with_params(argon2_params()));
+        let env =
+            Env { rt, db, app_id, host: "todo.localhost:3001".into(), _dir: dir, _test_db: t };
+        env.deploy(1, &spec, false).await.expect("deploy");
+        let ask = json!({"message": "How do I finish a task?"});
+        let (s, _, _) = env.call("POST", "/api/chat", None, Some(ask.clone())).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "accounts first");
+        let ada = env.signup("ada@example.com").await;
+        let (s, h, body) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
+        if !expect_stream {
+            assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(body["message"].as_str().expect("message").contains("not available"));
+            continue;
+        }
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(h[header::CONTENT_TYPE], "text/event-stream");
+        let text = body.as_str().expect("event stream");
+        let pieces: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter(|d| *d != "[DONE]")
+            .map(|d| {
+                serde_json::from_str::<Value>(d).expect("json")["delta"]
+                    .as_str()
+                    .expect("delta")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(pieces.concat(), "Add a task, then mark it done.");
+        assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+        // The model was asked with the app described, the question, streaming on.
+        let req = seen.lock().expect("seen").last().cloned().expect("a request");
+        assert_eq!(
+            (req["stream"].as_bool(), req["model"].as_str()),
+            (Some(true), Some("test-model"))
+        );
+        let system = req["messages"][0]["content"].as_str().expect("system");
+        assert!(system.contains("\"Todo\"") && system.contains("Task records: Title"), "{system}");
+        assert_eq!(req["messages"][1]["content"], "How do I finish a task?");
+        // Bad input, then the per-user limit (2 a minute here).
+        let (s, _, _) =
+            env.call("POST", "/api/chat", Some(&ada), Some(json!({"message": " "}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, _, _) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, h, _) = env.call("POST", "/api/chat", Some(&ada), Some(ask)).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        assert!(h.contains_key(header::RETRY_AFTER));
+    }
+}
