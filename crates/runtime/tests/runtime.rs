@@ -776,11 +776,13 @@ async fn chat_streams_the_models_answer_within_limits() {
     let (base, seen) = streaming_model().await;
     let mut spec = todo();
     spec.features.push(Feature::Chat);
-    for (limit, expect_stream) in [(None, false), (Some(base.clone()), true)] {
+    for (limit, budget) in [(None, 0), (Some(base.clone()), 200_000), (Some(base.clone()), 8)] {
+        let expect_stream = limit.is_some();
         let t = kiln_store::testing::sqlite().await.expect("db");
         let dir = tempfile::tempdir().expect("dir");
         let mut config = Config::local(dir.path().to_owned(), 3001);
         config.chat_per_minute_user = 2;
+        config.chat_daily_tokens = budget;
         config.chat = limit.map(|base_url| {
             kiln_llm::LlmPlanner::new(kiln_llm::LlmConfig {
                 base_url,
@@ -834,6 +836,13 @@ async fn chat_streams_the_models_answer_within_limits() {
         let system = req["messages"][0]["content"].as_str().expect("system");
         assert!(system.contains("\"Todo\"") && system.contains("Task records: Title"), "{system}");
         assert_eq!(req["messages"][1]["content"], "How do I finish a task?");
+        if budget == 8 {
+            // That answer cost about 9 tokens: today's budget of 8 is spent.
+            let (s, _, e) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
+            assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+            assert!(e["message"].as_str().expect("message").contains("budget"), "{e}");
+            continue;
+        }
         // Bad input, then the per-user limit (2 a minute here).
         let (s, _, _) =
             env.call("POST", "/api/chat", Some(&ada), Some(json!({"message": " "}))).await;
