@@ -119,11 +119,13 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         toolchain: Some(settings.toolchain_dir.clone()),
         ..Default::default()
     };
+    let data_dir =
+        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
     let pipeline = kiln_pipeline::Pipeline::new(
         db.clone(),
         accounts.clock().clone(),
         sandbox,
-        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone()),
+        data_dir.clone(),
     )
     .with_limits(kiln_pipeline::Limits {
         max_apps: settings.max_apps,
@@ -131,8 +133,6 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
     })
     .with_lease(Duration::from_secs(settings.job_lease_secs))
     .with_llm(settings.llm.clone().map(kiln_llm::LlmPlanner::new));
-    let data_dir =
-        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
     let runtime = kiln_runtime::Runtime::new(
         db.clone(),
         accounts.clock().clone(),

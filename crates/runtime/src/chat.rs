@@ -88,8 +88,16 @@ pub async fn answer(
     }
     let today = (live.app_id, day(rt.now()));
     let budget = rt.inner.config.chat_daily_tokens;
-    let spent =
-        rt.inner.chat_tokens.lock().map(|m| m.get(&today).copied().unwrap_or(0)).unwrap_or(0);
+    let spent = rt
+        .inner
+        .chat_tokens
+        .lock()
+        .map(|mut m| {
+            // Earlier days' counts are no longer needed.
+            m.retain(|(_, d), _| *d >= today.1);
+            m.get(&today).copied().unwrap_or(0)
+        })
+        .unwrap_or(0);
     if spent >= budget {
         return Err(limited(
             "The assistant has used up today's budget for this app; it is back tomorrow.",
@@ -110,8 +118,6 @@ pub async fn answer(
                 let cost = text.chars().count().div_ceil(4) as u64;
                 if let Ok(mut m) = tokens.lock() {
                     *m.entry(today).or_insert(0) += cost;
-                    // Yesterday's counts are no longer needed.
-                    m.retain(|(_, d), _| *d >= today.1);
                 }
                 format!("data: {}\n\n", json!({ "delta": text }))
             }

@@ -170,12 +170,11 @@ pub async fn migrate(
             }
             // The definition changed (or the column is a hidden one coming back): check every
             // stored value against the new definition.
-            let mut q = s.sql(format!(
+            let q = s.sql(format!(
                 "SELECT id, {col} FROM {} WHERE {col} IS NOT NULL ORDER BY id",
                 s.table(&e.collection),
                 col = quote(&f.name)
             ));
-            q.push("");
             let rows = q.fetch_all(c).await?;
             let mut keep = Vec::new();
             let mut bad = Vec::new();
@@ -261,13 +260,12 @@ pub async fn migrate(
         for f in &e.fields {
             let prefix = format!("_old_{}_v", f.name);
             for (old_col, old_class) in cols.iter().filter(|(n, _)| n.starts_with(&prefix)) {
-                let mut q = s.sql(format!(
+                let q = s.sql(format!(
                     "SELECT id, {o} FROM {} WHERE {o} IS NOT NULL AND {n} IS NULL ORDER BY id",
                     s.table(&e.collection),
                     o = quote(old_col),
                     n = quote(&f.name)
                 ));
-                q.push("");
                 let mut restored = 0;
                 for r in q.fetch_all(c).await? {
                     let Val::Int(id) = read_val(&r, 0, Class::Int) else { continue };

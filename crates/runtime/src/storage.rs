@@ -49,11 +49,12 @@ impl Class {
         }
     }
 
-    fn sql(self, backend: Backend) -> &'static str {
-        match (self, backend) {
-            (Class::Int, _) => "BIGINT",
-            (Class::Real, _) => "DOUBLE PRECISION",
-            (Class::Text, _) => "TEXT",
+    /// The column type (the same on SQLite, where it sets the affinity, and on Postgres).
+    fn sql(self) -> &'static str {
+        match self {
+            Class::Int => "BIGINT",
+            Class::Real => "DOUBLE PRECISION",
+            Class::Text => "TEXT",
         }
     }
 
@@ -316,7 +317,7 @@ impl Storage {
         c: &mut AnyConnection,
         table: &str,
     ) -> Result<Vec<(String, Class)>, StorageError> {
-        let mut q = match &self.schema {
+        let q = match &self.schema {
             None => {
                 let mut q = self.sql("SELECT name, type FROM pragma_table_info(");
                 q.arg(Val::Text(table.into())).push(")");
@@ -332,7 +333,6 @@ impl Storage {
                 q
             }
         };
-        q.push("");
         let rows = q.fetch_all(c).await?;
         let mut out = Vec::new();
         for r in rows {
@@ -353,18 +353,13 @@ impl Storage {
             "updated_at BIGINT NOT NULL".to_owned(),
         ];
         for f in &e.fields {
-            cols.push(format!("{} {}", quote(&f.name), Class::of(&f.ty).sql(self.backend)));
+            cols.push(format!("{} {}", quote(&f.name), Class::of(&f.ty).sql()));
         }
         format!("CREATE TABLE {} ({})", self.table(&e.collection), cols.join(", "))
     }
 
     pub fn add_column_sql(&self, table: &str, column: &str, class: Class) -> String {
-        format!(
-            "ALTER TABLE {} ADD COLUMN {} {}",
-            self.table(table),
-            quote(column),
-            class.sql(self.backend)
-        )
+        format!("ALTER TABLE {} ADD COLUMN {} {}", self.table(table), quote(column), class.sql())
     }
 
     pub fn rename_column_sql(&self, table: &str, from: &str, to: &str) -> String {
