@@ -153,17 +153,7 @@ pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
 
 /// `YYYY-MM-DD` (UTC) of unix milliseconds.
 pub fn date(ms: i64) -> String {
-    // Civil-from-days (H. Hinnant), valid for the whole i64 day range we meet.
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = kiln_core::time::civil_date(ms);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -27,8 +27,8 @@ pub fn to_json(e: &Entity, row: &AnyRow) -> Value {
     };
     m.insert("id".into(), json!(int(0)));
     m.insert("created_by".into(), json!(int(1)));
-    m.insert("created_at".into(), json!(int(2).map(iso_time)));
-    m.insert("updated_at".into(), json!(int(3).map(iso_time)));
+    m.insert("created_at".into(), json!(int(2).map(kiln_core::time::iso_time)));
+    m.insert("updated_at".into(), json!(int(3).map(kiln_core::time::iso_time)));
     for (k, f) in e.fields.iter().enumerate() {
         let v = match read_val(row, 4 + k, Class::of(&f.ty)) {
             Val::Null(_) => Value::Null,
@@ -40,30 +40,6 @@ pub fn to_json(e: &Entity, row: &AnyRow) -> Value {
         m.insert(f.name.clone(), v);
     }
     Value::Object(m)
-}
-
-/// Unix milliseconds → `2026-11-28T13:53:35.123Z`.
-pub fn iso_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 fn digits(s: &str) -> bool {
@@ -515,12 +491,5 @@ mod tests {
         let t = field(FieldType::Time, false);
         assert!(check_value(&t, &json!("09:30")).is_ok());
         assert!(check_value(&t, &json!("25:00")).is_err());
-    }
-
-    #[test]
-    fn iso_times() {
-        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_time(1_795_874_015_123), "2026-11-28T13:53:35.123Z");
-        assert_eq!(iso_time(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }
