@@ -585,16 +585,7 @@ async fn the_whole_flow_runs_on_postgres_too() {
     // The app goes live with its data in a schema of its own, beside Kiln's.
     let job = if a.status() == StatusCode::ACCEPTED { a } else { b };
     let job_id = job.json::<Value>().await.expect("json")["job_id"].as_i64().expect("job");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let status = loop {
-        let s: Value =
-            app.get(&format!("/api/status?job_id={job_id}")).await.json().await.expect("json");
-        if kiln_core::is_final_state(s["state"].as_str().unwrap_or("")) {
-            break s;
-        }
-        assert!(std::time::Instant::now() < deadline, "{s}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let status = app.wait_finished(job_id).await;
     assert_eq!(status["state"], "live", "{status}");
     let port = app.state.runtime.port();
     let slug =

@@ -130,6 +130,22 @@ impl TestApp {
     }
 
     /// The verification link in the newest mail to `to` (a line of its own).
+    /// The status of job `job_id` once it has stopped (live, awaiting confirmation, failed or
+    /// cancelled); fails the test after 120 s.
+    pub async fn wait_finished(&self, job_id: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let s: Value =
+                self.get(&format!("/api/status?job_id={job_id}")).await.json().await.expect("json");
+            let state = s["state"].as_str().unwrap_or_default().to_owned();
+            if kiln_core::is_final_state(&state) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "still {state} after 120 s: {s}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn verification_link(&self, to: &str, nth_mail: usize) -> String {
         let mails = self.mails_to(to, nth_mail).await;
         let prefix = format!("{}/verify?token=", self.base);

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TODO: &str = "A todo list where I can sign in, add tasks with a due date and a priority \
                     (low, medium, high), mark them done and filter by priority.";
@@ -16,20 +16,6 @@ const TODO: &str = "A todo list where I can sign in, add tasks with a due date a
 const TODO_WITH_NOTES: &str = "A todo list where I can sign in, add tasks with a due date, a \
                                priority (low, medium, high) and notes, mark them done and filter \
                                by priority.";
-
-async fn wait_finished(app: &TestApp, job_id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s: Value =
-            app.get(&format!("/api/status?job_id={job_id}")).await.json().await.expect("json");
-        let state = s["state"].as_str().unwrap_or_default().to_owned();
-        if ["live", "awaiting_confirmation", "failed", "cancelled"].contains(&state.as_str()) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "still {state} after 120 s: {s}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// A browser-like client of one app: `<slug>.localhost` resolved to the apps' listener.
 fn app_client(app: &TestApp, slug: &str) -> reqwest::Client {
@@ -56,7 +42,7 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
         created["app_id"].as_i64().expect("id"),
         created["slug"].as_str().expect("slug").to_owned(),
     );
-    let s = wait_finished(&app, created["job_id"].as_i64().expect("job")).await;
+    let s = app.wait_finished(created["job_id"].as_i64().expect("job")).await;
     assert_eq!(s["state"], "live", "{s}");
     let url = format!("http://{slug}.localhost:{}/", app.state.runtime.port());
     assert_eq!(s["url"], url.as_str());
@@ -142,7 +128,7 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
     let res = app.post_json(&format!("/api/apps/{app_id}/generate"), &json!({})).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let job: Value = res.json().await.expect("json");
-    let s = wait_finished(&app, job["job_id"].as_i64().expect("job")).await;
+    let s = app.wait_finished(job["job_id"].as_i64().expect("job")).await;
     assert_eq!(s["state"], "live", "{s}");
     let spec: Value =
         web.get(format!("{url}app.json")).send().await.expect("spec").json().await.expect("json");
@@ -171,7 +157,7 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
     let res = app.post_json(&format!("/api/apps/{app_id}/generate"), &json!({"spec": plan})).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let job: Value = res.json().await.expect("json");
-    let s = wait_finished(&app, job["job_id"].as_i64().expect("job")).await;
+    let s = app.wait_finished(job["job_id"].as_i64().expect("job")).await;
     assert_eq!(s["state"], "awaiting_confirmation", "{s}");
     let why = s["error"].as_str().expect("error");
     assert!(why.contains("1 task has a value in Priority, which the new plan drops"), "{why}");
@@ -186,7 +172,7 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let job: Value = res.json().await.expect("json");
-    let s = wait_finished(&app, job["job_id"].as_i64().expect("job")).await;
+    let s = app.wait_finished(job["job_id"].as_i64().expect("job")).await;
     assert_eq!(s["state"], "live", "{s}");
     let now: Value = web.get(&task_url).send().await.expect("task").json().await.expect("json");
     assert_eq!((&now["title"], now.get("priority")), (&json!("Buy milk"), None), "{now}");
@@ -197,7 +183,7 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
     let res = app.post_json(&format!("/api/apps/{app_id}/rollback"), &json!({"version": 2})).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let job: Value = res.json().await.expect("json");
-    let s = wait_finished(&app, job["job_id"].as_i64().expect("job")).await;
+    let s = app.wait_finished(job["job_id"].as_i64().expect("job")).await;
     assert_eq!(s["state"], "live", "{s}");
     let back: Value = web.get(&task_url).send().await.expect("task").json().await.expect("json");
     assert_eq!((&back["title"], &back["priority"]), (&json!("Buy milk"), &json!("high")), "{back}");
@@ -213,7 +199,7 @@ async fn generate_runs_on_to_live_and_redeploys_keep_end_users_and_their_data() 
     // And forward to version 3 again.
     let res = app.post_json(&format!("/api/apps/{app_id}/rollback"), &json!({"version": 3})).await;
     let job: Value = res.json().await.expect("json");
-    let s = wait_finished(&app, job["job_id"].as_i64().expect("job")).await;
+    let s = app.wait_finished(job["job_id"].as_i64().expect("job")).await;
     assert_eq!(s["state"], "live", "{s}");
     let fwd: Value = web.get(&task_url).send().await.expect("task").json().await.expect("json");
     assert_eq!((&fwd["title"], fwd.get("priority")), (&json!("Buy milk"), None), "{fwd}");
@@ -237,7 +223,7 @@ async fn deleting_an_app_leaves_nothing_behind() {
         .expect("json");
     let app_id = created["app_id"].as_i64().expect("id");
     let slug = created["slug"].as_str().expect("slug").to_owned();
-    let s = wait_finished(&app, created["job_id"].as_i64().expect("job")).await;
+    let s = app.wait_finished(created["job_id"].as_i64().expect("job")).await;
     assert_eq!(s["state"], "live", "{s}");
     let web = app_client(&app, &slug);
     let url = format!("http://{slug}.localhost:{}/", app.state.runtime.port());

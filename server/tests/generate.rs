@@ -6,24 +6,10 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TODO: &str = "A todo list where I can sign in, add tasks with a due date and a priority \
                     (low, medium, high), mark them done and filter by priority.";
-
-async fn wait_finished(app: &TestApp, job_id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s: Value =
-            app.get(&format!("/api/status?job_id={job_id}")).await.json().await.expect("json");
-        let state = s["state"].as_str().unwrap_or_default().to_owned();
-        if ["live", "awaiting_confirmation", "failed", "cancelled"].contains(&state.as_str()) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "still {state} after 120 s: {s}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_user_generates_and_downloads_an_app() {
@@ -45,7 +31,7 @@ async fn a_verified_user_generates_and_downloads_an_app() {
     let job_id = created["job_id"].as_i64().expect("job");
     let app_id = created["app_id"].as_i64().expect("app");
 
-    let status = wait_finished(&app, job_id).await;
+    let status = app.wait_finished(job_id).await;
     assert_eq!(status["state"], "live", "{status}");
     assert_eq!(status["progress"], 100);
     let states: Vec<&str> = status["events"]
