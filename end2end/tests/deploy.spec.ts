@@ -3,22 +3,11 @@
 // pages, then change the description (one more field) and regenerate: version 2 is live, the
 // tasks are kept, the new field is in the form, and the owner was emailed each time.
 
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, Page } from '@playwright/test';
+import { devDescription } from './devset';
 import { expect, expectPath, gotoHydrated, logInByUi, signUpByApi, test } from './fixtures';
 import { mailsTo, uniqueEmail, waitForLink } from './mail';
 
-function devDescription(id: string): string {
-  const shared = join(__dirname, '../../../shared/dev-descriptions.json');
-  const copy = join(__dirname, '../../crates/planner/tests/dev-descriptions.json');
-  const set = JSON.parse(readFileSync(existsSync(shared) ? shared : copy, 'utf8')) as {
-    cases: { id: string; description: string }[];
-  };
-  const found = set.cases.find((c) => c.id === id);
-  if (!found) throw new Error(`no ${id} in the dev set`);
-  return found.description;
-}
 
 /** A fresh browser context on the app (its own cookies), failing on console errors. */
 async function endUser(browser: Browser, url: string, email: string): Promise<Page> {

@@ -3,9 +3,8 @@
 // record of each collection is created, edited and deleted through the app's own pages. Any
 // console error or failed request (other than the anonymous `me` probe) fails the test.
 
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from '@playwright/test';
+import { devSet } from './devset';
 import { expect, signUpByApi, test } from './fixtures';
 import { uniqueEmail, waitForLink } from './mail';
 
@@ -22,11 +21,6 @@ type Field = {
 type Entity = { name: string; label: string; collection: string; fields: Field[] };
 type Spec = { features: string[]; entities: Entity[] };
 
-function devSet(): { id: string; description: string }[] {
-  const shared = join(__dirname, '../../../shared/dev-descriptions.json');
-  const copy = join(__dirname, '../../crates/planner/tests/dev-descriptions.json');
-  return JSON.parse(readFileSync(existsSync(shared) ? shared : copy, 'utf8')).cases;
-}
 
 /** Entities with the ones they refer to first (so a ref has something to point at). */
 function ordered(spec: Spec): Entity[] {

@@ -3,22 +3,13 @@
 // and check it with Prettier, ESLint and node --test outside Kiln (a plain npm install).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { devDescription } from './devset';
 import { expect, expectPath, gotoHydrated, logInByUi, signUpByApi, test } from './fixtures';
 import { uniqueEmail, waitForLink } from './mail';
 
-function devDescription(id: string): string {
-  const shared = join(__dirname, '../../../shared/dev-descriptions.json');
-  const copy = join(__dirname, '../../crates/planner/tests/dev-descriptions.json');
-  const set = JSON.parse(readFileSync(existsSync(shared) ? shared : copy, 'utf8')) as {
-    cases: { id: string; description: string }[];
-  };
-  const found = set.cases.find((c) => c.id === id);
-  if (!found) throw new Error(`no ${id} in the dev set`);
-  return found.description;
-}
 
 function run(cmd: string, args: string[], cwd: string): string {
   try {

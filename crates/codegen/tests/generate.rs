@@ -16,17 +16,7 @@ fn toolchain() -> PathBuf {
 }
 
 fn descriptions() -> Vec<String> {
-    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/dev-descriptions.json");
-    let copy = concat!(env!("CARGO_MANIFEST_DIR"), "/../planner/tests/dev-descriptions.json");
-    let path = if std::path::Path::new(shared).exists() { shared } else { copy };
-    let set: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("dev set")).expect("json");
-    set["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .map(|c| c["description"].as_str().expect("description").to_owned())
-        .collect()
+    kiln_planner::quality::dev_set().into_iter().map(|c| c.description).collect()
 }
 
 #[tokio::test]

@@ -13,22 +13,11 @@ fn root() -> PathBuf {
 }
 
 fn todo_description() -> String {
-    let shared = root().join("../shared/dev-descriptions.json");
-    let path = if shared.exists() {
-        shared
-    } else {
-        root().join("crates/planner/tests/dev-descriptions.json")
-    };
-    let set: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("dev set")).expect("json");
-    set["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .find(|c| c["id"] == "todo")
-        .and_then(|c| c["description"].as_str())
-        .expect("the todo description")
-        .to_owned()
+    kiln_planner::quality::dev_set()
+        .into_iter()
+        .find(|c| c.id == "todo")
+        .expect("the todo description of the development set")
+        .description
 }
 
 fn files_under(dir: &Path) -> BTreeMap<String, String> {

@@ -16,26 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn descriptions() -> Vec<(String, String)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = root.join("../shared/dev-descriptions.json");
-    let path = if shared.exists() {
-        shared
-    } else {
-        root.join("crates/planner/tests/dev-descriptions.json")
-    };
-    let text = std::fs::read_to_string(&path).expect("the development set");
-    let set: serde_json::Value = serde_json::from_str(&text).expect("json");
-    set["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap_or("?").to_owned(),
-                c["description"].as_str().expect("description").to_owned(),
-            )
-        })
-        .collect()
+    kiln_planner::quality::dev_set().into_iter().map(|c| (c.id, c.description)).collect()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {

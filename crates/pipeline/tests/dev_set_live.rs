@@ -14,26 +14,7 @@ use std::path::PathBuf;
 use tower::ServiceExt;
 
 fn descriptions() -> Vec<(String, String)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = root.join("../shared/dev-descriptions.json");
-    let path = if shared.exists() {
-        shared
-    } else {
-        root.join("crates/planner/tests/dev-descriptions.json")
-    };
-    let set: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("dev set")).expect("json");
-    set["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().expect("id").to_owned(),
-                c["description"].as_str().expect("d").to_owned(),
-            )
-        })
-        .collect()
+    kiln_planner::quality::dev_set().into_iter().map(|c| (c.id, c.description)).collect()
 }
 
 /// A value a person could type for `f`; refs point at `target_id`.

@@ -122,3 +122,43 @@ mod tests {
         assert!(!same("", "title"));
     }
 }
+
+/// Where the public development set is: `shared/dev-descriptions.json` beside the repository
+/// when it is there (it may be newer), else the copy committed in `crates/planner/tests/`.
+pub fn dev_set_path() -> std::path::PathBuf {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = crate_dir.join("../../../shared/dev-descriptions.json");
+    if shared.exists() { shared } else { crate_dir.join("tests/dev-descriptions.json") }
+}
+
+/// One description of the development set.
+#[derive(Debug, Clone)]
+pub struct DevCase {
+    pub id: String,
+    pub description: String,
+    /// The whole case as written (with what the planner should find).
+    pub raw: serde_json::Value,
+}
+
+/// The development set's cases, for tests and benchmarks; panics with the path when the set
+/// cannot be read.
+pub fn dev_set() -> Vec<DevCase> {
+    let path = dev_set_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (the development set)", path.display()));
+    let set: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    set["cases"]
+        .as_array()
+        .map(|cases| {
+            cases
+                .iter()
+                .map(|c| DevCase {
+                    id: c["id"].as_str().unwrap_or("?").to_owned(),
+                    description: c["description"].as_str().unwrap_or_default().to_owned(),
+                    raw: c.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -7,9 +7,7 @@ use serde_json::Value;
 /// The set in `shared/` beside the repository when it is there (it may be newer), else the
 /// copy committed next to this test.
 fn dev_set() -> Vec<(String, Expected)> {
-    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/dev-descriptions.json");
-    let copy = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dev-descriptions.json");
-    load(if std::path::Path::new(shared).exists() { shared } else { copy })
+    load(&kiln_planner::quality::dev_set_path().to_string_lossy())
 }
 
 fn load(path: &str) -> Vec<(String, Expected)> {
