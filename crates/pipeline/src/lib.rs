@@ -9,6 +9,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,9 @@ impl From<PipelineError> for ApiError {
         }
     }
 }
+
+/// A version's files, `(path, text)`, shared.
+type Files = Arc<Vec<(String, String)>>;
 
 /// What a generate job carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +106,9 @@ pub struct Pipeline {
     archives: Arc<dyn ObjectStore>,
     /// Deploys versions and serves them; without it jobs end at `packaged`.
     runtime: Option<kiln_runtime::Runtime>,
+    /// The files of the live versions' archives, by archive key (archives never change), so
+    /// that self-healing reads each archive once, not on every pass.
+    healing_files: Arc<std::sync::Mutex<HashMap<String, Files>>>,
     /// Tells owners that their app is live or that a generation failed.
     mail: Option<Mail>,
 }
@@ -144,6 +151,7 @@ impl Pipeline {
             llm: None,
             archives,
             runtime: None,
+            healing_files: Arc::default(),
             mail: None,
         }
     }
@@ -416,13 +424,15 @@ impl Pipeline {
     pub async fn heal(&self) -> Result<usize, StoreError> {
         let Some(rt) = &self.runtime else { return Ok(0) };
         let mut healed = 0;
+        let mut seen = Vec::new();
         for app in apps::live_apps(&self.db).await? {
             let Some(v) = app.live_version else { continue };
             if jobs::active_for_app(&self.db, app.id).await?.is_some() {
                 continue;
             }
             let Some(row) = apps::version(&self.db, app.id, v).await? else { continue };
-            let files = self.archive_files(&row.archive).await;
+            seen.push(row.archive.clone());
+            let files = self.live_files(&row.archive).await;
             let damaged = match &files {
                 Ok(f) => rt.damaged_files(app.id, v, f),
                 Err(_) => rt.damaged_basics(app.id, v),
@@ -497,7 +507,23 @@ impl Pipeline {
             tx.commit().await?;
             healed += 1;
         }
+        // Archives of versions no longer live are forgotten.
+        if let Ok(mut cache) = self.healing_files.lock() {
+            cache.retain(|key, _| seen.contains(key));
+        }
         Ok(healed)
+    }
+
+    /// A live version's files from its archive, read once and then kept (see `healing_files`).
+    async fn live_files(&self, key: &str) -> Result<Files, String> {
+        if let Some(f) = self.healing_files.lock().ok().and_then(|c| c.get(key).cloned()) {
+            return Ok(f);
+        }
+        let files = Arc::new(self.archive_files(key).await?);
+        if let Ok(mut cache) = self.healing_files.lock() {
+            cache.insert(key.to_owned(), files.clone());
+        }
+        Ok(files)
     }
 
     /// Runs [`Pipeline::heal`] now and then every `every` until `stop` turns true.
