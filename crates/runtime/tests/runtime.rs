@@ -65,11 +65,18 @@ async fn envs() -> Vec<Env> {
 
 /// With `anonymous_writes` per minute allowed from one address.
 async fn envs_with(anonymous_writes: u32) -> Vec<Env> {
+    envs_configured(|c| c.anonymous_writes_per_minute = anonymous_writes).await
+}
+
+/// An app on every backend, with its runtime configured by `configure` (after the tests'
+/// defaults: 1000 anonymous writes a minute).
+async fn envs_configured(configure: impl Fn(&mut Config)) -> Vec<Env> {
     let mut out = Vec::new();
     for t in kiln_store::testing::databases().await {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::local(dir.path().to_owned(), 3001);
-        config.anonymous_writes_per_minute = anonymous_writes;
+        config.anonymous_writes_per_minute = 1000;
+        configure(&mut config);
         if t.label == "postgres" {
             config.postgres_url = std::env::var("KILN_TEST_DATABASE_URL").ok();
             config.schema_prefix = format!("kiln_rt_{:08x}_", rand::random::<u32>());
@@ -778,79 +785,75 @@ async fn chat_streams_the_models_answer_within_limits() {
     spec.features.push(Feature::Chat);
     for (limit, budget) in [(None, 0), (Some(base.clone()), 200_000), (Some(base.clone()), 8)] {
         let expect_stream = limit.is_some();
-        let t = kiln_store::testing::sqlite().await.expect("db");
-        let dir = tempfile::tempdir().expect("dir");
-        let mut config = Config::local(dir.path().to_owned(), 3001);
-        config.chat_per_minute_user = 2;
-        config.chat_daily_tokens = budget;
-        config.chat = limit.map(|base_url| {
-            kiln_llm::LlmPlanner::new(kiln_llm::LlmConfig {
-                base_url,
-                model: "test-model".into(),
-                api_key: None,
-                timeout: std::time::Duration::from_secs(10),
-            })
-        });
-        let db = t.db.clone();
-        let mut tx = db.begin().await.expect("tx");
-        let owner = kiln_store::users::insert(&mut tx, "o@example.com", "x", 0).await.expect("u");
-        let app_id = apps::insert(&mut tx, owner, "Todo", "todo", "d", 0).await.expect("app");
-        tx.commit().await.expect("commit");
-        let rt = Runtime::new(db.clone(), Clock::default(), config)
-            .with_password_hasher(kiln_auth::PasswordHasher::with_params(argon2_params()));
-        let env =
-            Env { rt, db, app_id, host: "todo.localhost:3001".into(), _dir: dir, _test_db: t };
-        env.deploy(1, &spec, false).await.expect("deploy");
-        let ask = json!({"message": "How do I finish a task?"});
-        let (s, _, _) = env.call("POST", "/api/chat", None, Some(ask.clone())).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "accounts first");
-        let ada = env.signup("ada@example.com").await;
-        let (s, h, body) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
-        if !expect_stream {
-            assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-            assert!(body["message"].as_str().expect("message").contains("not available"));
-            continue;
-        }
-        assert_eq!(s, StatusCode::OK, "{body}");
-        assert_eq!(h[header::CONTENT_TYPE], "text/event-stream");
-        let text = body.as_str().expect("event stream");
-        let pieces: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .filter(|d| *d != "[DONE]")
-            .map(|d| {
-                serde_json::from_str::<Value>(d).expect("json")["delta"]
-                    .as_str()
-                    .expect("delta")
-                    .to_owned()
-            })
-            .collect();
-        assert_eq!(pieces.concat(), "Add a task, then mark it done.");
-        assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
-        // The model was asked with the app described, the question, streaming on.
-        let req = seen.lock().expect("seen").last().cloned().expect("a request");
-        assert_eq!(
-            (req["stream"].as_bool(), req["model"].as_str()),
-            (Some(true), Some("test-model"))
-        );
-        let system = req["messages"][0]["content"].as_str().expect("system");
-        assert!(system.contains("\"Todo\"") && system.contains("Task records: Title"), "{system}");
-        assert_eq!(req["messages"][1]["content"], "How do I finish a task?");
-        if budget == 8 {
-            // That answer cost about 9 tokens: today's budget of 8 is spent.
-            let (s, _, e) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
+        let envs = envs_configured(|config| {
+            config.chat_per_minute_user = 2;
+            config.chat_daily_tokens = budget;
+            config.chat = limit.clone().map(|base_url| {
+                kiln_llm::LlmPlanner::new(kiln_llm::LlmConfig {
+                    base_url,
+                    model: "test-model".into(),
+                    api_key: None,
+                    timeout: std::time::Duration::from_secs(10),
+                })
+            });
+        })
+        .await;
+        for env in envs {
+            env.deploy(1, &spec, false).await.expect("deploy");
+            let ask = json!({"message": "How do I finish a task?"});
+            let (s, _, _) = env.call("POST", "/api/chat", None, Some(ask.clone())).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "accounts first");
+            let ada = env.signup("ada@example.com").await;
+            let (s, h, body) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
+            if !expect_stream {
+                assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+                assert!(body["message"].as_str().expect("message").contains("not available"));
+                continue;
+            }
+            assert_eq!(s, StatusCode::OK, "{body}");
+            assert_eq!(h[header::CONTENT_TYPE], "text/event-stream");
+            let text = body.as_str().expect("event stream");
+            let pieces: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .filter(|d| *d != "[DONE]")
+                .map(|d| {
+                    serde_json::from_str::<Value>(d).expect("json")["delta"]
+                        .as_str()
+                        .expect("delta")
+                        .to_owned()
+                })
+                .collect();
+            assert_eq!(pieces.concat(), "Add a task, then mark it done.");
+            assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+            // The model was asked with the app described, the question, streaming on.
+            let req = seen.lock().expect("seen").last().cloned().expect("a request");
+            assert_eq!(
+                (req["stream"].as_bool(), req["model"].as_str()),
+                (Some(true), Some("test-model"))
+            );
+            let system = req["messages"][0]["content"].as_str().expect("system");
+            assert!(
+                system.contains("\"Todo\"") && system.contains("Task records: Title"),
+                "{system}"
+            );
+            assert_eq!(req["messages"][1]["content"], "How do I finish a task?");
+            if budget == 8 {
+                // That answer cost about 9 tokens: today's budget of 8 is spent.
+                let (s, _, e) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
+                assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+                assert!(e["message"].as_str().expect("message").contains("budget"), "{e}");
+                continue;
+            }
+            // Bad input, then the per-user limit (2 a minute here).
+            let (s, _, _) =
+                env.call("POST", "/api/chat", Some(&ada), Some(json!({"message": " "}))).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+            let (s, _, _) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
+            assert_eq!(s, StatusCode::OK);
+            let (s, h, _) = env.call("POST", "/api/chat", Some(&ada), Some(ask)).await;
             assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
-            assert!(e["message"].as_str().expect("message").contains("budget"), "{e}");
-            continue;
+            assert!(h.contains_key(header::RETRY_AFTER));
         }
-        // Bad input, then the per-user limit (2 a minute here).
-        let (s, _, _) =
-            env.call("POST", "/api/chat", Some(&ada), Some(json!({"message": " "}))).await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        let (s, _, _) = env.call("POST", "/api/chat", Some(&ada), Some(ask.clone())).await;
-        assert_eq!(s, StatusCode::OK);
-        let (s, h, _) = env.call("POST", "/api/chat", Some(&ada), Some(ask)).await;
-        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
-        assert!(h.contains_key(header::RETRY_AFTER));
     }
 }
