@@ -2,14 +2,12 @@
 //! the owner "Generation failed" with what to try; a successful one emails "live".
 //! Needs the JS toolchain (KILN_TOOLCHAIN_DIR, installed by `scripts/setup --test`).
 
+mod common;
+
 use axum::body::Body;
 use http::{Request, StatusCode, header};
-use kiln_pipeline::{Mail, Pipeline};
-use kiln_sandbox::Sandbox;
-use kiln_store::{Clock, Db, jobs, outbox, users};
+use kiln_store::{jobs, outbox};
 use serde_json::Value;
-use std::path::PathBuf;
-use std::sync::Arc;
 use tower::ServiceExt;
 
 const TODO: &str = "A todo list where I can sign in, add tasks with a due date and a priority \
@@ -29,32 +27,7 @@ async fn health(rt: &kiln_runtime::Runtime, slug: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_deploy_keeps_the_live_version_and_tells_the_owner() {
-    let toolchain = PathBuf::from(
-        std::env::var("KILN_TOOLCHAIN_DIR").unwrap_or_else(|_| "/var/cache/kiln/toolchain".into()),
-    );
-    assert!(
-        toolchain.join("node_modules/.bin/eslint").exists(),
-        "no JS toolchain in {toolchain:?}"
-    );
-    let dir = tempfile::tempdir().expect("dir");
-    let db = Db::open(None, &dir.path().join("kiln.db")).await.expect("db");
-    db.migrate().await.expect("migrate");
-    let clock = Clock::default();
-    let mut tx = db.begin_write().await.expect("tx");
-    let owner = users::insert(&mut tx, "owner@example.com", "x", 0).await.expect("user");
-    tx.commit().await.expect("commit");
-    let runtime = kiln_runtime::Runtime::new(
-        db.clone(),
-        clock.clone(),
-        kiln_runtime::Config::local(dir.path().to_owned(), 3001),
-    );
-    let sandbox = Sandbox { toolchain: Some(toolchain), ..Default::default() };
-    let pipeline = Pipeline::new(db.clone(), clock, sandbox, dir.path().to_owned())
-        .with_runtime(runtime.clone())
-        .with_mail(Mail {
-            mailer: Arc::new(kiln_mail::Mailer::new()),
-            portal_url: "http://portal.test".into(),
-        });
+    let common::Setup { dir, db, owner, runtime, pipeline } = common::setup().await;
 
     let created = pipeline.create_app(owner, TODO, None, None).await.expect("create");
     pipeline.run_next("w").await.expect("run");
@@ -93,28 +66,7 @@ async fn a_failed_deploy_keeps_the_live_version_and_tells_the_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_live_version_heals_from_its_archive_or_rolls_back() {
-    let toolchain = PathBuf::from(
-        std::env::var("KILN_TOOLCHAIN_DIR").unwrap_or_else(|_| "/var/cache/kiln/toolchain".into()),
-    );
-    let dir = tempfile::tempdir().expect("dir");
-    let db = Db::open(None, &dir.path().join("kiln.db")).await.expect("db");
-    db.migrate().await.expect("migrate");
-    let clock = Clock::default();
-    let mut tx = db.begin_write().await.expect("tx");
-    let owner = users::insert(&mut tx, "owner@example.com", "x", 0).await.expect("user");
-    tx.commit().await.expect("commit");
-    let runtime = kiln_runtime::Runtime::new(
-        db.clone(),
-        clock.clone(),
-        kiln_runtime::Config::local(dir.path().to_owned(), 3001),
-    );
-    let sandbox = Sandbox { toolchain: Some(toolchain), ..Default::default() };
-    let pipeline = Pipeline::new(db.clone(), clock, sandbox, dir.path().to_owned())
-        .with_runtime(runtime.clone())
-        .with_mail(Mail {
-            mailer: Arc::new(kiln_mail::Mailer::new()),
-            portal_url: "http://portal.test".into(),
-        });
+    let common::Setup { dir, db, owner, runtime, pipeline } = common::setup().await;
     let created = pipeline.create_app(owner, TODO, None, None).await.expect("create");
     pipeline.run_next("w").await.expect("run");
     assert_eq!(pipeline.heal().await.expect("heal"), 0, "nothing to heal");

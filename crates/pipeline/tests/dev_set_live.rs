@@ -3,14 +3,13 @@
 //! valid record on the app's own origin (after signing up, when the app has accounts).
 //! Needs the JS toolchain (KILN_TOOLCHAIN_DIR, installed by `scripts/setup --test`).
 
+mod common;
+
 use axum::body::Body;
 use http::{Request, StatusCode, header};
 use kiln_core::{AppSpec, Field, FieldType};
-use kiln_pipeline::Pipeline;
-use kiln_sandbox::Sandbox;
-use kiln_store::{Clock, Db, jobs, users};
+use kiln_store::jobs;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use tower::ServiceExt;
 
 fn descriptions() -> Vec<(String, String)> {
@@ -70,33 +69,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dev_set_description_goes_live_and_takes_a_record() {
-    let toolchain = PathBuf::from(
-        std::env::var("KILN_TOOLCHAIN_DIR").unwrap_or_else(|_| "/var/cache/kiln/toolchain".into()),
-    );
-    assert!(
-        toolchain.join("node_modules/.bin/eslint").exists(),
-        "no JS toolchain in {} (scripts/setup --test installs it; KILN_TOOLCHAIN_DIR points at it)",
-        toolchain.display()
-    );
-    let dir = tempfile::tempdir().expect("dir");
-    let db = Db::open(None, &dir.path().join("kiln.db")).await.expect("db");
-    db.migrate().await.expect("migrate");
-    let clock = Clock::default();
-    let mut tx = db.begin_write().await.expect("tx");
-    let owner = users::insert(&mut tx, "owner@example.com", "x", 0).await.expect("user");
-    tx.commit().await.expect("commit");
-    let runtime = kiln_runtime::Runtime::new(
-        db.clone(),
-        clock.clone(),
-        kiln_runtime::Config::local(dir.path().to_owned(), 3001),
-    )
-    .with_password_hasher(kiln_auth::PasswordHasher::with_params(
-        argon2::Params::new(1024, 1, 1, None).expect("params"),
-    ));
-    let sandbox = Sandbox { toolchain: Some(toolchain), ..Default::default() };
-    let pipeline = Pipeline::new(db.clone(), clock, sandbox, dir.path().to_owned())
-        .with_limits(kiln_pipeline::Limits { max_apps: 1000, max_active_jobs: 1000 })
-        .with_runtime(runtime.clone());
+    let common::Setup { dir: _dir, db, owner, runtime, pipeline } = common::setup().await;
     for (id, description) in descriptions() {
         let created = pipeline.create_app(owner, &description, None, None).await.expect("create");
         pipeline.run_next("test").await.expect("run");
