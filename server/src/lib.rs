@@ -223,6 +223,14 @@ pub async fn serve(
         })
         .await
     });
+    // Before any worker claims a job: release the previous run's jobs, sweep what it left.
+    match kiln.state.pipeline.recover_at_start().await {
+        Ok((jobs, paths)) if jobs + paths > 0 => {
+            tracing::info!(jobs, paths, "resumed interrupted jobs and removed leftovers")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "start-up recovery failed"),
+    }
     let workers = start_generation_workers(&kiln, &stop_rx);
     // Self-healing: at start, then every 15 s.
     let healer = tokio::spawn(

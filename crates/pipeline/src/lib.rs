@@ -416,12 +416,21 @@ impl Pipeline {
         Ok(Created { app_id, job_id, slug: app.slug })
     }
 
-    /// Self-healing, one pass over the live apps: a live version whose files are missing,
-    /// unreadable or changed is written again from its archive; if that cannot be done, the
+    /// Self-healing, one pass over the live apps (see [`Pipeline::heal_pass`]).
+    pub async fn heal(&self) -> Result<usize, StoreError> {
+        self.heal_pass(false).await
+    }
+
+    /// Self-healing, one pass over the live apps. A live version whose files are missing,
+    /// unreadable or changed is written again from its archive; storage that does not answer
+    /// is reopened (or, if its file or schema is gone or unreadable, started again empty with
+    /// the old file set aside); with `thorough` (at start-up) every live version is also
+    /// smoke-checked in place. Whatever was wrong, the version is then deployed again in place
+    /// (migration, which recreates missing tables, and the smoke check); if that fails, the
     /// previous version that was live is rolled back to. Each repair is recorded as a finished
     /// `heal` job (its lines are events on the app page) and emailed to the owner. Apps with a
     /// job in progress are left to it. Returns how many apps were repaired.
-    pub async fn heal(&self) -> Result<usize, StoreError> {
+    pub async fn heal_pass(&self, thorough: bool) -> Result<usize, StoreError> {
         let Some(rt) = &self.runtime else { return Ok(0) };
         let mut healed = 0;
         let mut seen = Vec::new();
@@ -432,16 +441,18 @@ impl Pipeline {
             }
             let Some(row) = apps::version(&self.db, app.id, v).await? else { continue };
             seen.push(row.archive.clone());
+            let spec = serde_json::from_str::<AppSpec>(&row.spec).map_err(|e| e.to_string());
             let files = self.live_files(&row.archive).await;
             let damaged = match &files {
                 Ok(f) => rt.damaged_files(app.id, v, f),
                 Err(_) => rt.damaged_basics(app.id, v),
             };
-            let storage_ok = match rt.storage(app.id).await {
-                Ok(s) => s.ping().await.is_ok(),
-                Err(_) => false,
+            let storage = rt.heal_storage(app.id, &app.slug).await;
+            let smoke = match (&spec, thorough && damaged.is_empty() && storage == Ok(None)) {
+                (Ok(spec), true) => rt.check_live(app.id, v, spec).await,
+                _ => Ok(()),
             };
-            if damaged.is_empty() && storage_ok {
+            if damaged.is_empty() && storage == Ok(None) && smoke.is_ok() {
                 continue;
             }
             // Still this version, still live, and no job started meanwhile (a deletion clears
@@ -453,6 +464,7 @@ impl Pipeline {
                 continue;
             }
             let mut lines = Vec::new();
+            let mut failed = None;
             if !damaged.is_empty() {
                 let shown: Vec<&str> = damaged.iter().take(5).map(String::as_str).collect();
                 lines.push(format!(
@@ -461,38 +473,57 @@ impl Pipeline {
                     shown.join(", "),
                     if damaged.len() > shown.len() { ", …" } else { "" }
                 ));
-                let restored = match &files {
-                    Ok(f) => rt.restore_files(app.id, v, f).map_err(|e| e.to_string()),
-                    Err(e) => Err(e.clone()),
-                };
-                match restored {
-                    Ok(()) => {
-                        lines.push(format!("version {v}'s files were restored from its archive"))
-                    }
-                    Err(e) => {
-                        lines.push(format!("version {v} could not be restored ({e})"));
-                        let previous = apps::versions(&self.db, app.id)
-                            .await?
-                            .into_iter()
-                            .find(|o| o.version != v && o.live_at.is_some());
-                        match previous {
-                            Some(p) => match self.rollback(app.owner_id, app.id, p.version).await {
-                                Ok(c) => lines.push(format!(
-                                    "rolling back to version {} (job {})",
-                                    p.version, c.job_id
-                                )),
-                                Err(e) => lines.push(format!("rolling back failed: {e}")),
-                            },
-                            None => lines.push("no earlier version to roll back to".into()),
-                        }
-                    }
+                match &files {
+                    Ok(f) => match rt.restore_files(app.id, v, f) {
+                        Ok(()) => lines
+                            .push(format!("version {v}'s files were restored from its archive")),
+                        Err(e) => failed = Some(format!("version {v} could not be restored ({e})")),
+                    },
+                    Err(e) => failed = Some(format!("version {v} could not be restored ({e})")),
                 }
             }
-            if !storage_ok {
-                tracing::error!(app_id = app.id, "an app's storage does not answer");
-                lines.push(
-                    "the app's storage did not answer; the operator's log has the error".into(),
-                );
+            match &storage {
+                Ok(None) => {}
+                Ok(Some(what)) => lines.push(format!("the app's storage: {what}")),
+                Err(e) => {
+                    tracing::error!(app_id = app.id, error = %e, "an app's storage does not answer");
+                    failed.get_or_insert(format!("the app's storage: {e}"));
+                }
+            }
+            if let Err(e) = &smoke {
+                lines.push(format!("version {v} failed its smoke check at start-up ({e})"));
+            }
+            if failed.is_none() {
+                // Deploy the same version again in place: files, tables, smoke check.
+                let again = match (&spec, &files) {
+                    (Ok(spec), Ok(f)) => rt
+                        .deploy(app.id, v, spec, f, kiln_runtime::Policy::Ask)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    (Err(e), _) => Err(format!("its plan is unreadable: {e}")),
+                    (_, Err(e)) => Err(e.clone()),
+                };
+                match again {
+                    Ok(_) => lines.push(format!("version {v} was checked again and serves")),
+                    Err(e) => failed = Some(format!("version {v} still fails ({e})")),
+                }
+            }
+            if let Some(why) = failed {
+                lines.push(why);
+                let previous = apps::versions(&self.db, app.id)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.version != v && o.live_at.is_some());
+                match previous {
+                    Some(p) => match self.rollback(app.owner_id, app.id, p.version).await {
+                        Ok(c) => lines.push(format!(
+                            "rolling back to version {} (job {})",
+                            p.version, c.job_id
+                        )),
+                        Err(e) => lines.push(format!("rolling back failed: {e}")),
+                    },
+                    None => lines.push("no earlier version to roll back to".into()),
+                }
             }
             rt.invalidate(&app.slug);
             tracing::warn!(app_id = app.id, ?lines, "healed an app");
@@ -514,6 +545,35 @@ impl Pipeline {
         Ok(healed)
     }
 
+    /// Start-up recovery, before any worker runs: on SQLite (one process) jobs the previous run
+    /// held are released at once instead of when their leases run out, so an interrupted
+    /// deployment is finished by a worker now; what interrupted work left on disk is removed
+    /// (half-written version directories, versions unpacked but never switched to whose job has
+    /// ended, directories of deleted apps). Returns how many jobs and paths it recovered.
+    pub async fn recover_at_start(&self) -> Result<(usize, usize), StoreError> {
+        let released = if self.db.backend() == kiln_store::Backend::Sqlite {
+            jobs::release_all_leases(&self.db, self.clock.now()).await?
+        } else {
+            0
+        };
+        let Some(rt) = &self.runtime else { return Ok((released as usize, 0)) };
+        let mut keep = HashMap::new();
+        for app in apps::all_ids(&self.db).await? {
+            let busy = jobs::active_for_app(&self.db, app.0).await?.is_some();
+            let versions = if busy {
+                apps::versions(&self.db, app.0).await?.into_iter().map(|v| v.version).collect()
+            } else {
+                app.1.into_iter().collect()
+            };
+            keep.insert(app.0, versions);
+        }
+        let removed = rt.sweep(|id| keep.get(&id).cloned());
+        if released > 0 || !removed.is_empty() {
+            tracing::warn!(released, removed = ?removed, "recovered interrupted work at start-up");
+        }
+        Ok((released as usize, removed.len()))
+    }
+
     /// A live version's files from its archive, read once and then kept (see `healing_files`).
     async fn live_files(&self, key: &str) -> Result<Files, String> {
         if let Some(f) = self.healing_files.lock().ok().and_then(|c| c.get(key).cloned()) {
@@ -527,9 +587,11 @@ impl Pipeline {
     }
 
     /// Runs [`Pipeline::heal`] now and then every `every` until `stop` turns true.
+    /// The first pass (at start-up) is thorough: it smoke-checks every live version too.
     pub async fn heal_loop(self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut thorough = true;
         loop {
-            if let Err(e) = self.heal().await {
+            if let Err(e) = self.heal_pass(std::mem::take(&mut thorough)).await {
                 tracing::error!(error = %e, "self-healing pass failed");
             }
             tokio::select! {

@@ -71,6 +71,22 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// Smoke-checks the live `version` as it stands (files and storage), writing nothing: the
+    /// check's records are rolled back. Self-healing runs it at start-up.
+    pub async fn check_live(
+        &self,
+        app_id: i64,
+        version: i64,
+        spec: &AppSpec,
+    ) -> Result<(), String> {
+        let storage = self.storage(app_id).await.map_err(|e| e.0)?;
+        let mut tx = storage.begin_write().await.map_err(|e| e.to_string())?;
+        let checked =
+            smoke_check(&storage, &mut tx, spec, &self.version_dir(app_id, version)).await;
+        let _ = tx.rollback().await;
+        checked
+    }
+
     /// Which files of a version differ on disk from `files` (missing, unreadable or changed),
     /// by path; empty when the directory is intact.
     pub fn damaged_files(

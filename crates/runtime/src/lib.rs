@@ -236,6 +236,127 @@ impl Runtime {
             .join(version.to_string())
     }
 
+    /// Where an app's SQLite file is (when Kiln runs without Postgres).
+    fn sqlite_path(&self, app_id: i64) -> PathBuf {
+        self.inner.config.data_dir.join("apps").join(app_id.to_string()).join("data.sqlite")
+    }
+
+    /// Closes an app's storage pool; the next request opens it again.
+    async fn reopen_storage(&self, app_id: i64, slug: &str) {
+        let open = self.inner.storages.lock().await.remove(&app_id);
+        self.invalidate(slug);
+        if let Some(s) = open {
+            s.close().await;
+        }
+    }
+
+    /// Self-healing of an app's storage. `Ok(None)`: it answers. `Ok(Some(what))`: it did not,
+    /// and `what` says how it was put right; the caller then deploys the live version again in
+    /// place, which recreates missing tables and smoke-checks it. `Err`: it still cannot be read.
+    ///
+    /// A SQLite file that was removed, or cannot be read even by a new connection, is set aside
+    /// (renamed, never deleted, with its `-wal` and `-shm`) and the app starts on a new, empty
+    /// file; a Postgres schema that was dropped is created again, empty.
+    pub async fn heal_storage(&self, app_id: i64, slug: &str) -> Result<Option<String>, String> {
+        let sqlite = self.inner.config.postgres_url.is_none();
+        if sqlite && !self.sqlite_path(app_id).exists() {
+            // Open connections may still reach the removed file, new ones would not: one pool.
+            self.reopen_storage(app_id, slug).await;
+            self.storage(app_id).await.map_err(|e| e.0)?;
+            return Ok(Some(
+                "its data file was missing; it starts again on a new, empty one".to_owned(),
+            ));
+        }
+        let first = match self.storage(app_id).await {
+            Ok(s) => s.probe().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.0),
+        };
+        let first = match first {
+            Ok(true) => return Ok(None),
+            Ok(false) => {
+                self.reopen_storage(app_id, slug).await;
+                self.storage(app_id).await.map_err(|e| e.0)?;
+                return Ok(Some(
+                    "its schema was missing; it starts again on a new, empty one".to_owned(),
+                ));
+            }
+            Err(e) => e,
+        };
+        // A fresh pool, in case only the connections were broken.
+        self.reopen_storage(app_id, slug).await;
+        let again = match self.storage(app_id).await {
+            Ok(s) => s.probe().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.0),
+        };
+        match again {
+            Ok(_) => return Ok(Some(format!("its storage did not answer ({first}); reopened"))),
+            Err(e) if !sqlite => return Err(format!("its storage cannot be read: {e}")),
+            Err(_) => {}
+        }
+        self.reopen_storage(app_id, slug).await;
+        let path = self.sqlite_path(app_id);
+        let aside = path.with_file_name(format!("data.sqlite.unreadable-{}", self.now()));
+        std::fs::rename(&path, &aside)
+            .map_err(|e| format!("its data file cannot be read ({first}) nor set aside: {e}"))?;
+        for ext in ["-wal", "-shm"] {
+            let from = path.with_file_name(format!("data.sqlite{ext}"));
+            if from.exists() {
+                let to = aside.with_file_name(format!(
+                    "{}{ext}",
+                    aside.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                ));
+                let _ = std::fs::rename(from, to);
+            }
+        }
+        self.storage(app_id).await.map_err(|e| e.0)?;
+        tracing::error!(app_id, error = %first, aside = %aside.display(), "an app's data file was unreadable; set aside");
+        Ok(Some(format!(
+            "its data file could not be read ({first}); it was kept as {} for recovery and the \
+             app starts again on a new, empty one",
+            aside.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        )))
+    }
+
+    /// What is left on disk of interrupted work, removed at start-up: half-written version
+    /// directories (`.N.partial`), versions that were unpacked but never switched to (`keep`
+    /// says which versions of an app to leave: its live one, and all of them while a job of it
+    /// may still run), and the directories of apps that no longer exist. Returns what it removed.
+    pub fn sweep(&self, keep: impl Fn(i64) -> Option<Vec<i64>>) -> Vec<PathBuf> {
+        let mut removed = Vec::new();
+        let apps = self.inner.config.data_dir.join("apps");
+        let Ok(dirs) = std::fs::read_dir(&apps) else { return removed };
+        for d in dirs.flatten() {
+            let Some(id) = d.file_name().to_str().and_then(|n| n.parse::<i64>().ok()) else {
+                continue;
+            };
+            match keep(id) {
+                // No such app: an orphan.
+                None => {
+                    if std::fs::remove_dir_all(d.path()).is_ok() {
+                        removed.push(d.path());
+                    }
+                }
+                Some(keep) => {
+                    let Ok(versions) = std::fs::read_dir(d.path().join("versions")) else {
+                        continue;
+                    };
+                    for v in versions.flatten() {
+                        let name = v.file_name().to_string_lossy().into_owned();
+                        let stale = if name.ends_with(".partial") {
+                            true
+                        } else {
+                            name.parse::<i64>().is_ok_and(|n| !keep.contains(&n))
+                        };
+                        if stale && std::fs::remove_dir_all(v.path()).is_ok() {
+                            removed.push(v.path());
+                        }
+                    }
+                }
+            }
+        }
+        removed
+    }
+
     /// The app's storage (opened once, then shared).
     pub async fn storage(&self, app_id: i64) -> Result<Storage, RuntimeError> {
         let mut open = self.inner.storages.lock().await;
@@ -252,16 +373,7 @@ impl Runtime {
                 )
                 .await?
             }
-            None => {
-                let path = self
-                    .inner
-                    .config
-                    .data_dir
-                    .join("apps")
-                    .join(app_id.to_string())
-                    .join("data.sqlite");
-                Storage::open_sqlite(&path).await?
-            }
+            None => Storage::open_sqlite(&self.sqlite_path(app_id)).await?,
         };
         open.insert(app_id, s.clone());
         Ok(s)

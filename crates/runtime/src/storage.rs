@@ -226,6 +226,26 @@ impl Storage {
         }
     }
 
+    /// Reads the storage itself, not only the connection: on SQLite the schema page of the
+    /// file, on Postgres whether the app's schema exists. `Ok(false)`: the schema is gone.
+    pub async fn probe(&self) -> Result<bool, StorageError> {
+        match &self.schema {
+            None => {
+                sqlx::query("SELECT count(*) FROM sqlite_master").execute(&self.pool).await?;
+                Ok(true)
+            }
+            Some(schema) => {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1",
+                )
+                .bind(schema.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n > 0)
+            }
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -89,6 +89,12 @@ pub async fn live_apps(db: &Db) -> Result<Vec<AppRow>, StoreError> {
     Ok(on_db!(db, c => sqlx::query_as(sqlx::AssertSqlSafe(q)).fetch_all(c).await)?)
 }
 
+/// Every app's id with its live version.
+pub async fn all_ids(db: &Db) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
+    let q = "SELECT id, live_version FROM apps ORDER BY id";
+    Ok(on_db!(db, c => sqlx::query_as(q).fetch_all(c).await)?)
+}
+
 pub async fn slug_taken(db: &Db, slug: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE slug = $1")
         .bind(slug).fetch_one(c).await)?;

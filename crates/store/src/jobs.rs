@@ -144,6 +144,14 @@ pub async fn claim(
         .bind(now).fetch_optional(c).await)?)
 }
 
+/// Start-up of a single process (SQLite): every lease still held belongs to a worker of the
+/// previous run, which is gone; its jobs become claimable at once. Returns how many.
+pub async fn release_all_leases(db: &Db, now: Millis) -> Result<u64, StoreError> {
+    let q = "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+             WHERE finished_at IS NULL AND lease_owner IS NOT NULL";
+    Ok(on_db!(db, c => sqlx::query(q).bind(now).execute(c).await.map(|r| r.rows_affected()))?)
+}
+
 /// Renews the lease; false when `worker` no longer holds the job.
 pub async fn heartbeat(
     db: &Db,

@@ -31,10 +31,28 @@ pub async fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("dir");
     let db = Db::open(None, &dir.path().join("kiln.db")).await.expect("db");
     db.migrate().await.expect("migrate");
-    let clock = Clock::default();
     let mut tx = db.begin_write().await.expect("tx");
     let owner = users::insert(&mut tx, "owner@example.com", "x", 0).await.expect("user");
     tx.commit().await.expect("commit");
+    let (runtime, pipeline) = started(&dir, &db, toolchain);
+    Setup { dir, db, owner, runtime, pipeline }
+}
+
+/// A runtime and pipeline on `dir` and `db`: what a (re)started Kiln has.
+#[allow(dead_code)] // not every test binary restarts
+pub fn restart(dir: &tempfile::TempDir, db: &Db) -> (kiln_runtime::Runtime, Pipeline) {
+    let toolchain = PathBuf::from(
+        std::env::var("KILN_TOOLCHAIN_DIR").unwrap_or_else(|_| "/var/cache/kiln/toolchain".into()),
+    );
+    started(dir, db, toolchain)
+}
+
+fn started(
+    dir: &tempfile::TempDir,
+    db: &Db,
+    toolchain: PathBuf,
+) -> (kiln_runtime::Runtime, Pipeline) {
+    let clock = Clock::default();
     let runtime = kiln_runtime::Runtime::new(
         db.clone(),
         clock.clone(),
@@ -51,5 +69,5 @@ pub async fn setup() -> Setup {
             mailer: Arc::new(kiln_mail::Mailer::new()),
             portal_url: "http://portal.test".into(),
         });
-    Setup { dir, db, owner, runtime, pipeline }
+    (runtime, pipeline)
 }
