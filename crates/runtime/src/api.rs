@@ -16,6 +16,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 /// Largest request body.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// A JSON answer already serialized (a kept list).
+fn json_bytes(status: StatusCode, body: axum::body::Bytes) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 fn json_response(status: StatusCode, v: &Value) -> Response {
     let mut r = (status, axum::Json(v)).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -143,7 +152,13 @@ impl Runtime {
 }
 
 pub async fn handle(rt: &Runtime, live: &Live, host: &str, req: Request) -> Response {
-    match route(rt, live, host, req).await {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let answer = route(rt, live, host, req).await;
+    if writes {
+        // Whatever it did, kept lists of this app are stale now (before the answer goes out).
+        rt.inner.lists.bump(live.app_id);
+    }
+    match answer {
         Ok(r) => r,
         Err(Refusal::Api(e)) => error(e),
         Err(Refusal::Method(allow)) => {
@@ -207,6 +222,24 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
         let ctx = Ctx { rt, live, user: None, ip };
         return auth_route(&ctx, action, &method, &body, token.as_deref()).await;
     }
+    // A list: answered from memory when nothing was written since (see `lists`).
+    let list_key = match segs.as_slice() {
+        [c] if method == Method::GET && !["health", "chat", "auth"].contains(c) => {
+            Some(crate::lists::Key {
+                app: live.app_id,
+                version: live.version,
+                target: parts.uri.path_and_query().map_or("", |p| p.as_str()).to_owned(),
+                viewer: None,
+            })
+        }
+        _ => None,
+    };
+    let generation = rt.inner.lists.generation(live.app_id);
+    if let (Some(key), None) = (&list_key, &token)
+        && let Some(body) = rt.inner.lists.get(key)
+    {
+        return Ok(json_bytes(StatusCode::OK, body));
+    }
     let mut conn = live.storage.acquire().await.map_err(internal)?;
     let user = match &token {
         Some(t) => {
@@ -249,10 +282,18 @@ async fn route(rt: &Runtime, live: &Live, host: &str, req: Request) -> Result<Re
                     let lq = ListQuery::parse(e, &query)?;
                     let (items, total) =
                         records::list(s, &mut conn, e, scope, &lq).await.map_err(internal)?;
-                    Ok(json_response(
-                        StatusCode::OK,
-                        &json!({ "items": items, "total": total, "limit": lq.limit, "offset": lq.offset }),
-                    ))
+                    let answer = json!({ "items": items, "total": total, "limit": lq.limit, "offset": lq.offset });
+                    let body =
+                        axum::body::Bytes::from(serde_json::to_vec(&answer).map_err(internal)?);
+                    if let Some(key) = list_key {
+                        let viewer = ctx.user.as_ref().map(|u| u.id);
+                        rt.inner.lists.put(
+                            crate::lists::Key { viewer, ..key },
+                            generation,
+                            body.clone(),
+                        );
+                    }
+                    Ok(json_bytes(StatusCode::OK, body))
                 }
                 Method::POST => {
                     ctx.check_writer()?;

@@ -11,6 +11,7 @@ mod accounts;
 mod api;
 mod chat;
 mod deploy;
+mod lists;
 pub mod migrate;
 pub mod records;
 mod statics;
@@ -113,6 +114,8 @@ struct Inner {
     chat_per_user: governor::DefaultKeyedRateLimiter<(i64, String)>,
     /// Answer tokens spent per (app, day).
     chat_tokens: Arc<Mutex<HashMap<(i64, i64), u64>>>,
+    /// Answers to list requests until the app's data change (SQLite only).
+    lists: lists::ListCache,
 }
 
 /// The runtime. Cheap to clone.
@@ -167,6 +170,7 @@ impl Runtime {
                     NonZeroU32::new(config.chat_per_minute_user).unwrap_or(NonZeroU32::MIN),
                 )),
                 chat_tokens: Arc::new(Mutex::new(HashMap::new())),
+                lists: lists::ListCache::new(config.postgres_url.is_none()),
                 hashing: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
                 ),
@@ -410,6 +414,7 @@ impl Runtime {
         if let Ok(mut m) = self.inner.live.lock() {
             m.remove(slug);
         }
+        self.inner.lists.clear();
     }
 
     /// The live version behind a slug, or `None` when no version of it is live.

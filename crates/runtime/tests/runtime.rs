@@ -526,6 +526,25 @@ async fn public_records_are_read_by_anyone_and_changed_by_their_creator() {
         assert_eq!(s, StatusCode::FORBIDDEN);
         let (s, _, _) = env.call("DELETE", &at, Some(&ada), None).await;
         assert_eq!(s, StatusCode::NO_CONTENT);
+        // Lists are kept in memory between writes: every write shows in the next list.
+        let (_, _, list) = env.call("GET", "/api/projects", None, None).await;
+        assert_eq!(list["total"], 0, "the deletion shows");
+        let (_, _, list) = env.call("GET", "/api/projects", None, None).await;
+        assert_eq!(list["total"], 0);
+        env.call("POST", "/api/projects", Some(&bob), Some(json!({"name": "Two"}))).await;
+        let (_, _, list) = env.call("GET", "/api/projects", None, None).await;
+        assert_eq!(list["items"][0]["name"], "Two", "the creation shows");
+        env.call(
+            "PATCH",
+            &format!("/api/projects/{}", list["items"][0]["id"]),
+            Some(&bob),
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+        let (_, _, list) = env.call("GET", "/api/projects", None, None).await;
+        assert_eq!(list["items"][0]["name"], "Renamed", "the change shows");
+        let (_, _, mine) = env.call("GET", "/api/projects", Some(&bob), None).await;
+        assert_eq!(mine["items"][0]["name"], "Renamed", "a signed-in view of the same list");
     }
 }
 
