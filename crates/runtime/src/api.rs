@@ -559,7 +559,17 @@ async fn auth_route(
             r.headers_mut().insert(header::SET_COOKIE, rt.session_cookie("", 0));
             Ok(r)
         }
-        ("me", _) => Err(Refusal::Method("GET, HEAD")),
+        // Who is signed in, without a 401 for nobody: what an app asks when it starts.
+        ("session", &Method::GET) => {
+            let user = match token {
+                Some(t) => accounts::session_user(s, &mut *conn().await?, t, rt.now())
+                    .await
+                    .map_err(internal)?,
+                None => None,
+            };
+            Ok(json_response(StatusCode::OK, &json!({ "user": user.map(|u| u.json()) })))
+        }
+        ("me" | "session", _) => Err(Refusal::Method("GET, HEAD")),
         ("signup" | "login" | "logout", _) => Err(Refusal::Method("POST")),
         _ => Err(ApiError::new(ErrorCode::NotFound, "No such API route in this app.").into()),
     }

@@ -234,9 +234,16 @@ async fn a_deployed_app_serves_its_files_api_accounts_and_access_rules() {
         let (s, _, _) = env.call("POST", "/api/tasks", None, Some(json!({"title": "x"}))).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
 
+        let (s, _, session) = env.call("GET", "/api/auth/session", None, None).await;
+        assert_eq!((s, &session["user"]), (StatusCode::OK, &Value::Null), "nobody, and no 401");
         let ada = env.signup("ada@example.com").await;
         let (s, _, me) = env.call("GET", "/api/auth/me", Some(&ada), None).await;
         assert_eq!((s, me["email"].as_str()), (StatusCode::OK, Some("ada@example.com")));
+        let (s, _, session) = env.call("GET", "/api/auth/session", Some(&ada), None).await;
+        assert_eq!(
+            (s, session["user"]["email"].as_str()),
+            (StatusCode::OK, Some("ada@example.com"))
+        );
         let (s, _, _) = env
             .call(
                 "POST",

@@ -105,6 +105,14 @@ export function createApp(spec) {
         '<p>There is no page here. <a href="#/">Start again</a>.</p>',
       );
     }
+    // A page only signed-in people may see: ask for a log-in instead of a refused request.
+    if (found.route.signedIn && app.loginHref && !app.user) {
+      return page.render(
+        "Log in to continue",
+        `<p><a href="${escapeHtml(app.loginHref)}">Log in</a> or ` +
+          '<a href="#/auth/signup">sign up</a> to see this page.</p>',
+      );
+    }
     try {
       await found.route.show(found.params, page);
     } catch (error) {
@@ -120,9 +128,14 @@ export function createApp(spec) {
     home: "",
     /** The hash of the log-in page, when the app has accounts. */
     loginHref: "",
-    /** Adds a page: `show(params, page)` renders it with `page.render(title, html)`. */
-    addPage(pattern, show) {
-      routes.push({ pattern, show });
+    /** The signed-in user, when the app has accounts and someone is signed in. */
+    user: null,
+    /**
+     * Adds a page: `show(params, page)` renders it with `page.render(title, html)`. With
+     * `signedIn`, a visitor who is not signed in is asked to log in instead.
+     */
+    addPage(pattern, show, { signedIn = false } = {}) {
+      routes.push({ pattern, show, signedIn });
     },
     /** Adds a link to the navigation. */
     addLink(href, label) {

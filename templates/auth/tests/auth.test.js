@@ -32,8 +32,11 @@ test("signs up, logs in and out at the runtime's endpoints", async () => {
 });
 
 test("knows who is signed in, and that nobody is", async () => {
-  assert.equal(emailOf(await createAuth(fakeFetch(200, { email: "a@b.co" })).me()), "a@b.co");
-  assert.equal(await createAuth(fakeFetch(401, { message: "Log in first." })).me(), null);
+  const seen = [];
+  const auth = createAuth(fakeFetch(200, { user: { email: "a@b.co" } }, seen));
+  assert.equal(emailOf(await auth.me()), "a@b.co");
+  assert.equal(seen[0].url, "/api/auth/session");
+  assert.equal(await createAuth(fakeFetch(200, { user: null })).me(), null);
   await assert.rejects(createAuth(fakeFetch(500, { message: "Down." })).me(), /Down/);
 });
 

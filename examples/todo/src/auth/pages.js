@@ -5,7 +5,7 @@ import { checkCredentials, createAuth } from "./client.js";
 import { accountHtml, credentialsFormHtml } from "./view.js";
 
 export const auth = {
-  install(app) {
+  async install(app) {
     const client = createAuth();
     const account = document.createElement("div");
     account.className = "account";
@@ -13,6 +13,7 @@ export const auth = {
     app.loginHref = "#/auth/login";
 
     const showAccount = (user) => {
+      app.user = user;
       account.innerHTML = accountHtml(user);
       account.querySelector("#logout")?.addEventListener("click", async () => {
         // Signed out either way: a failed request most likely means the session had ended.
@@ -21,8 +22,8 @@ export const auth = {
         app.navigate(app.loginHref);
       });
     };
-    showAccount(null);
-    client.me().then(showAccount, () => showAccount(null));
+    // Known before the first page shows, so pages for signed-in people can ask for a log-in.
+    showAccount(await client.me().catch(() => null));
 
     const showForm = (mode, page) => {
       const title = mode === "signup" ? "Sign up" : "Log in";

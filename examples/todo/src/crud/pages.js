@@ -129,13 +129,17 @@ async function showForm(app, entity, page, id) {
 /** Adds the pages and a navigation link per entity; the first entity's list is the start page. */
 export const crud = {
   install(app) {
+    const accounts = app.spec.features.includes("auth");
     for (const entity of app.spec.entities) {
       const at = entity.collection;
+      // With accounts, only public records are read without a session, and every change needs one.
+      const reads = { signedIn: accounts && Boolean(entity.access) && entity.access !== "public" };
+      const writes = { signedIn: accounts };
       app.addLink(`#/${at}`, plural(entity.label));
-      app.addPage(at, (_, page) => showList(app, entity, page));
-      app.addPage(`${at}/new`, (_, page) => showForm(app, entity, page));
-      app.addPage(`${at}/:id`, ({ id }, page) => showDetail(app, entity, id, page));
-      app.addPage(`${at}/:id/edit`, ({ id }, page) => showForm(app, entity, page, id));
+      app.addPage(at, (_, page) => showList(app, entity, page), reads);
+      app.addPage(`${at}/new`, (_, page) => showForm(app, entity, page), writes);
+      app.addPage(`${at}/:id`, ({ id }, page) => showDetail(app, entity, id, page), reads);
+      app.addPage(`${at}/:id/edit`, ({ id }, page) => showForm(app, entity, page, id), writes);
     }
     if (!app.home && app.spec.entities.length) app.home = `#/${app.spec.entities[0].collection}`;
   },

@@ -1,6 +1,6 @@
-// The app's own accounts, through the Kiln runtime: /api/auth/signup, login, logout and me.
+// The app's own accounts, through the Kiln runtime: /api/auth/signup, login, logout and session.
 
-import { ApiError, requestJson } from "../api.js";
+import { requestJson } from "../api.js";
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -31,14 +31,10 @@ export function createAuth(fetchImpl = globalThis.fetch.bind(globalThis)) {
     signup: ({ email, password }) => post("signup", { email: email.trim(), password }),
     login: ({ email, password }) => post("login", { email: email.trim(), password }),
     logout: () => post("logout"),
-    /** The signed-in user, or null. */
+    /** The signed-in user, or null (`session` answers either way, without a 401). */
     async me() {
-      try {
-        return await requestJson(fetchImpl, "GET", "/api/auth/me");
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401) return null;
-        throw error;
-      }
+      const session = await requestJson(fetchImpl, "GET", "/api/auth/session");
+      return session?.user ?? null;
     },
   };
 }
