@@ -145,7 +145,7 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
                 kiln_store::Backend::Sqlite => None,
             },
             anonymous_writes_per_minute: settings.rate_limit_ip.max(1),
-            chat: settings.llm.clone().map(kiln_llm::LlmPlanner::new),
+            chat: settings.apps_chat.clone().map(kiln_llm::LlmPlanner::new),
             // Beside Kiln's own tables: `app_<id>` next to `public`, `<schema>_app_<id>` when
             // Kiln itself lives in another schema (several instances on one database).
             schema_prefix: match db.current_schema().await? {

@@ -205,6 +205,19 @@ pub struct SettingsArgs {
     #[arg(long, env = "KILN_LLM_API_KEY", global = true, hide_env_values = true)]
     pub llm_api_key: Option<Secret>,
 
+    /// The model behind generated apps' chat (`POST /api/chat`), when it should not be the
+    /// planner's: an OpenAI-compatible endpoint. [default: KILN_LLM_BASE_URL]
+    #[arg(long, env = "KILN_APPS_CHAT_BASE_URL", global = true, value_name = "URL")]
+    pub apps_chat_base_url: Option<String>,
+
+    /// The apps' chat model. [default: KILN_LLM_MODEL, else gpt-4o-mini]
+    #[arg(long, env = "KILN_APPS_CHAT_MODEL", global = true, value_name = "NAME")]
+    pub apps_chat_model: Option<String>,
+
+    /// The apps' chat endpoint's API key, if it needs one. Never logged.
+    #[arg(long, env = "KILN_APPS_CHAT_API_KEY", global = true, hide_env_values = true)]
+    pub apps_chat_api_key: Option<Secret>,
+
     /// Apps one person may own. [default: 50]
     #[arg(long, env = "KILN_MAX_APPS", global = true, value_name = "N")]
     pub max_apps: Option<i64>,
@@ -254,6 +267,8 @@ pub struct Settings {
     pub max_active_jobs: i64,
     pub job_lease_secs: u64,
     pub llm: Option<kiln_llm::LlmConfig>,
+    /// The model behind apps' chat: its own when configured, else the planner's.
+    pub apps_chat: Option<kiln_llm::LlmConfig>,
 }
 
 /// How to reach the SMTP server.
@@ -299,6 +314,9 @@ impl SettingsArgs {
             llm_base_url: self.llm_base_url.or(other.llm_base_url),
             llm_model: self.llm_model.or(other.llm_model),
             llm_api_key: self.llm_api_key.or(other.llm_api_key),
+            apps_chat_base_url: self.apps_chat_base_url.or(other.apps_chat_base_url),
+            apps_chat_model: self.apps_chat_model.or(other.apps_chat_model),
+            apps_chat_api_key: self.apps_chat_api_key.or(other.apps_chat_api_key),
             max_apps: self.max_apps.or(other.max_apps),
             max_active_jobs: self.max_active_jobs.or(other.max_active_jobs),
             job_lease_secs: self.job_lease_secs.or(other.job_lease_secs),
@@ -401,6 +419,27 @@ impl SettingsArgs {
                 cache.join("kiln").join("toolchain")
             }),
             workers: a.workers.unwrap_or(2),
+            apps_chat: match a.apps_chat_base_url.filter(|u| !u.trim().is_empty()) {
+                Some(url) => {
+                    let model = a.apps_chat_model.or_else(|| a.llm_model.clone());
+                    let mut cfg = kiln_llm::LlmConfig::new(
+                        url,
+                        model.unwrap_or_else(|| kiln_llm::DEFAULT_MODEL.to_owned()),
+                    );
+                    cfg.api_key = a.apps_chat_api_key.map(|k| k.expose().to_owned());
+                    Some(cfg)
+                }
+                None => a.llm_base_url.clone().filter(|u| !u.trim().is_empty()).map(|url| {
+                    let mut cfg = kiln_llm::LlmConfig::new(
+                        url,
+                        a.apps_chat_model
+                            .or_else(|| a.llm_model.clone())
+                            .unwrap_or_else(|| kiln_llm::DEFAULT_MODEL.to_owned()),
+                    );
+                    cfg.api_key = a.llm_api_key.as_ref().map(|k| k.expose().to_owned());
+                    cfg
+                }),
+            },
             llm: a.llm_base_url.filter(|u| !u.trim().is_empty()).map(|url| {
                 let mut cfg = kiln_llm::LlmConfig::new(
                     url,
