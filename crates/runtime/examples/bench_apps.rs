@@ -7,7 +7,8 @@
 //!   (insert, read back, 201 JSON) on another SQLite file with the same rows, no validation,
 //!   no routing by host, no access rules: the ceiling.
 //!
-//! Prints `READY <runtime port> <reference port>` and serves until killed.
+//! Prints `READY <runtime port> <reference port> <runtime without kept lists port>` and serves
+//! until killed.
 //!
 //!     cargo run --release -p kiln-runtime --example bench_apps
 
@@ -190,8 +191,19 @@ async fn main() -> anyhow::Result<()> {
     let ref_app = axum::Router::new()
         .route("/api/tasks", get(reference_list).post(reference_create))
         .with_state(reference);
-    println!("READY {port} {ref_port}");
+    // The same app through a runtime that computes every list answer (no kept answers).
+    let computed_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let computed_port = computed_listener.local_addr()?.port();
+    let mut config = Config::local(dir.path().to_owned(), computed_port);
+    config.anonymous_writes_per_minute = u32::MAX;
+    config.list_cache = false;
+    let computed = Runtime::new(db.clone(), Clock::default(), config);
+    println!("READY {port} {ref_port} {computed_port}");
     let rt_app = runtime.router();
-    tokio::try_join!(axum::serve(listener, rt_app), axum::serve(ref_listener, ref_app))?;
+    tokio::try_join!(
+        axum::serve(listener, rt_app),
+        axum::serve(ref_listener, ref_app),
+        axum::serve(computed_listener, computed.router())
+    )?;
     Ok(())
 }

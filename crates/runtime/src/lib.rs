@@ -57,6 +57,8 @@ pub struct Config {
     pub chat_per_minute_user: u32,
     /// Answer tokens per app per day (counted roughly, four characters a token).
     pub chat_daily_tokens: u64,
+    /// Keep list answers in memory until the app's next write (only ever on SQLite storage).
+    pub list_cache: bool,
 }
 
 impl Config {
@@ -73,6 +75,7 @@ impl Config {
             chat_per_minute_app: 60,
             chat_per_minute_user: 10,
             chat_daily_tokens: 200_000,
+            list_cache: true,
         }
     }
 }
@@ -170,7 +173,7 @@ impl Runtime {
                     NonZeroU32::new(config.chat_per_minute_user).unwrap_or(NonZeroU32::MIN),
                 )),
                 chat_tokens: Arc::new(Mutex::new(HashMap::new())),
-                lists: lists::ListCache::new(config.postgres_url.is_none()),
+                lists: lists::ListCache::new(config.postgres_url.is_none() && config.list_cache),
                 hashing: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
                 ),
