@@ -155,10 +155,23 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
             ..kiln_runtime::Config::local(data_dir, settings.apps_addr.port())
         },
     );
-    let pipeline = pipeline.with_runtime(runtime.clone()).with_mail(kiln_pipeline::Mail {
-        mailer: Arc::new(Mailer::new()),
-        portal_url: public_url.clone(),
-    });
+    // Apps' descriptions as shared documents; several processes on one Postgres relay them.
+    let collab = match kiln_collab::Relay::for_db(&db) {
+        Some(relay) => kiln_collab::Hub::with_relay(
+            db.clone(),
+            accounts.clock().clone(),
+            kiln_collab::Limits::default(),
+            relay,
+        ),
+        None => kiln_collab::Hub::new(
+            db.clone(),
+            accounts.clock().clone(),
+            kiln_collab::Limits::default(),
+        ),
+    };
+    let pipeline = pipeline.with_runtime(runtime.clone()).with_collab(collab.clone()).with_mail(
+        kiln_pipeline::Mail { mailer: Arc::new(Mailer::new()), portal_url: public_url.clone() },
+    );
     let state = AppState {
         leptos_options,
         db,
@@ -168,6 +181,7 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         origin,
         pipeline,
         runtime,
+        collab,
     };
     Ok(Kiln { state, mail_worker })
 }
@@ -232,6 +246,8 @@ pub async fn serve(
         Err(e) => tracing::error!(error = %e, "start-up recovery failed"),
     }
     let workers = start_generation_workers(&kiln, &stop_rx);
+    // Other processes' edits of shared descriptions (Postgres only; returns at once otherwise).
+    let relay = tokio::spawn(kiln.state.collab.clone().listen());
     // Self-healing: at start, then every 15 s.
     let healer = tokio::spawn(
         kiln.state.pipeline.clone().heal_loop(Duration::from_secs(15), stop_rx.clone()),
@@ -271,6 +287,7 @@ pub async fn serve(
         w.abort();
     }
     healer.abort();
+    relay.abort();
     let _ = tokio::time::timeout(Duration::from_millis(500), db.close()).await;
     tracing::info!("stopped");
     Ok(())

@@ -2,7 +2,7 @@
 //! functions (Leptos), static assets, and the middleware around them.
 
 use crate::api::{
-    account, apps, email, links, ops, password, plan, session, sessions, tokens, users,
+    account, apps, collab, email, links, ops, password, plan, session, sessions, tokens, users,
 };
 use crate::error::HttpError;
 use crate::middleware;
@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use kiln_core::ErrorCode;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -53,6 +53,11 @@ fn api() -> Router<AppState> {
         .route("/apps/{id}/versions/{version}/download", get(apps::download_version))
         .route("/jobs/{id}/events", get(apps::events))
         .route("/jobs/{id}/cancel", post(apps::cancel))
+        .route("/apps/{id}/members", get(collab::members))
+        .route("/apps/{id}/members/{user}", patch(collab::set_role).delete(collab::remove_member))
+        .route("/apps/{id}/invites", post(collab::invite))
+        .route("/apps/{id}/invites/{invite}", delete(collab::revoke_invite))
+        .route("/invites/accept", post(collab::accept))
         .fallback(|| async { HttpError::new(ErrorCode::NotFound, "No such API endpoint.") })
         .method_not_allowed_fallback(|| async {
             HttpError::new(ErrorCode::MethodNotAllowed, "This endpoint does not take that method.")
@@ -69,6 +74,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api())
         .route("/verify", get(links::verify))
+        .route("/collab/{room}", get(collab::connect))
+        .route("/invites/{token}", get(collab::accept_link))
         .route("/email/confirm", get(email::confirm))
         .route(
             kiln_auth::cookies::REFRESH_PATH,

@@ -26,6 +26,8 @@ pub struct AppState {
     pub pipeline: kiln_pipeline::Pipeline,
     /// Serves and deploys generated apps.
     pub runtime: kiln_runtime::Runtime,
+    /// Live co-editing of apps' descriptions.
+    pub collab: kiln_collab::Hub,
     /// The portal's public origin (`scheme://host[:port]`), for the cross-origin write check.
     pub origin: Arc<str>,
 }

@@ -28,6 +28,7 @@ const TEMPLATES: &[(&str, &str, &str, &str)] = &[
     template!("app_needs_confirmation"),
     template!("generation_failed"),
     template!("app_healed"),
+    template!("app_invite"),
 ];
 
 #[derive(Debug, thiserror::Error)]

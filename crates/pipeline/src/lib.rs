@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod members;
 pub mod toolchain;
+
+pub use members::{INVITE_TTL_MS, Invite, Member, Members};
 
 use kiln_core::{ApiError, AppDetail, AppSpec, ErrorCode, JobEvent, JobStatus, VersionInfo};
 use kiln_sandbox::Sandbox;
@@ -109,6 +112,8 @@ pub struct Pipeline {
     /// The files of the live versions' archives, by archive key (archives never change), so
     /// that self-healing reads each archive once, not on every pass.
     healing_files: Arc<std::sync::Mutex<HashMap<String, Files>>>,
+    /// The shared description documents, when collaboration is on.
+    collab: Option<kiln_collab::Hub>,
     /// Tells owners that their app is live or that a generation failed.
     mail: Option<Mail>,
 }
@@ -152,11 +157,23 @@ impl Pipeline {
             archives,
             runtime: None,
             healing_files: Arc::default(),
+            collab: None,
             mail: None,
         }
     }
 
     /// Deploys every packaged version through `runtime` (jobs then end at `live`).
+    /// The description is a shared document: saving one replaces its text (connected editors
+    /// see it), and generating without a description reads it.
+    pub fn with_collab(mut self, hub: kiln_collab::Hub) -> Self {
+        self.collab = Some(hub);
+        self
+    }
+
+    pub fn collab(&self) -> Option<&kiln_collab::Hub> {
+        self.collab.as_ref()
+    }
+
     pub fn with_runtime(mut self, runtime: kiln_runtime::Runtime) -> Self {
         self.runtime = Some(runtime);
         self
@@ -342,6 +359,7 @@ impl Pipeline {
         if let Some(running) = jobs::active_for_app(&self.db, app_id).await? {
             return Err(Self::busy(&running));
         }
+        let given = description.is_some() && !confirm_data_loss;
         let payload = if confirm_data_loss {
             // Deploy the version that stopped, exactly as it was planned.
             let waiting = jobs::latest_for_app(&self.db, app_id)
@@ -373,7 +391,21 @@ impl Pipeline {
             })?;
             Payload { confirm_data_loss: true, deploy_version: Some(version), ..old }
         } else {
-            let description = description.map(str::trim).unwrap_or(app.description.as_str());
+            // Without a description given: what the shared document says now.
+            let shared = match (&self.collab, description) {
+                (Some(hub), None) => match hub.text(app_id).await {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::warn!(app_id, error = %e, "reading the shared description");
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let description = description
+                .or(shared.as_deref())
+                .map(str::trim)
+                .unwrap_or(app.description.as_str());
             kiln_planner::plan_description(description).map_err(PipelineError::Refused)?;
             if let Some(s) = &spec {
                 s.validate().map_err(PipelineError::Refused)?;
@@ -413,6 +445,9 @@ impl Pipeline {
         };
         tx.commit().await?;
         tracing::info!(app_id, job_id, "generation queued");
+        if given {
+            self.share_description(app_id, description).await;
+        }
         Ok(Created { app_id, job_id, slug: app.slug })
     }
 
@@ -643,6 +678,9 @@ impl Pipeline {
         // The archives' folder, now empty, on the default local store.
         let _ = std::fs::remove_dir(self.data_dir.join("archives").join(app_id.to_string()));
         apps::delete(&self.db, app_id).await?;
+        if let Some(hub) = &self.collab {
+            hub.close_app(app_id, "this app was deleted").await;
+        }
         tracing::info!(app_id, slug = %app.slug, "app deleted");
         Ok(())
     }
@@ -722,7 +760,17 @@ impl Pipeline {
             apps::add_description(&mut tx, app_id, description, Some(owner_id), self.clock.now())
                 .await?;
         tx.commit().await?;
+        self.share_description(app_id, description).await;
         Ok(n)
+    }
+
+    /// Makes the shared document say `description` (a server-side edit its editors see).
+    async fn share_description(&self, app_id: i64, description: &str) {
+        if let Some(hub) = &self.collab
+            && let Err(e) = hub.replace_text(app_id, description).await
+        {
+            tracing::warn!(app_id, error = %e, "updating the shared description");
+        }
     }
 
     fn busy(job: &jobs::JobRow) -> PipelineError {

@@ -2,6 +2,7 @@
 
 pub mod apps;
 mod clock;
+pub mod collab;
 mod db;
 pub mod jobs;
 pub mod outbox;

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod apps;
+pub mod collab;
 pub mod email;
 pub mod links;
 pub mod ops;

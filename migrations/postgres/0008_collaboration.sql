@@ -1,0 +1,50 @@
+-- Collaboration on an app's description: who may take part, invitations, and the shared
+-- document (a yrs/Yjs document) as a snapshot plus the updates written since.
+
+-- People other than the owner (apps.owner_id) with a role on an app.
+CREATE TABLE app_members (
+    app_id     BIGINT  NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    user_id    BIGINT  NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role       TEXT    NOT NULL CHECK (role IN ('editor', 'viewer')),
+    created_at BIGINT  NOT NULL,
+    PRIMARY KEY (app_id, user_id)
+);
+CREATE INDEX app_members_user ON app_members(user_id);
+
+-- An invitation by email; accepting it (signed in, before it expires) adds the role.
+CREATE TABLE app_invites (
+    id          BIGSERIAL PRIMARY KEY,
+    app_id      BIGINT  NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    email       TEXT    NOT NULL,
+    role        TEXT    NOT NULL CHECK (role IN ('editor', 'viewer')),
+    token_hash  TEXT    NOT NULL UNIQUE,
+    invited_by  BIGINT  NOT NULL,
+    expires_at  BIGINT  NOT NULL,
+    accepted_at BIGINT,
+    accepted_by BIGINT,
+    created_at  BIGINT  NOT NULL
+);
+CREATE INDEX app_invites_app ON app_invites(app_id);
+
+-- The document: the state up to update `upto` (compaction), then every update after it.
+CREATE TABLE doc_snapshots (
+    app_id     BIGINT  PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+    state      BYTEA   NOT NULL,
+    upto       BIGINT  NOT NULL,
+    updated_at BIGINT  NOT NULL
+);
+CREATE TABLE doc_updates (
+    id         BIGSERIAL PRIMARY KEY,
+    app_id     BIGINT  NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    data       BYTEA   NOT NULL,
+    created_at BIGINT  NOT NULL
+);
+CREATE INDEX doc_updates_app ON doc_updates(app_id, id);
+
+-- Presence (awareness) updates, relayed between replicas on one database; kept a short while.
+CREATE TABLE doc_awareness (
+    id         BIGSERIAL PRIMARY KEY,
+    app_id     BIGINT  NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    data       BYTEA   NOT NULL,
+    created_at BIGINT  NOT NULL
+);
