@@ -1,0 +1,140 @@
+// Unmodified Yjs clients against Kiln's /collab endpoint: npm `yjs` and `y-websocket`'s
+// WebsocketProvider (server URL `ws://host/collab`, room = the app's id), with `ws` as the
+// WebSocket of Node. Prints one JSON line with what happened; the Rust interop test runs it.
+//
+//   node peer.mjs converge <wsBase> <room> <tokenA> <tokenB>   two editors type at once
+//   node peer.mjs read     <wsBase> <room> <token>             the text after syncing
+//   node peer.mjs edit     <wsBase> <room> <token> <text>      append <text>, wait until echoed
+//   node peer.mjs viewer   <wsBase> <room> <token>             try to edit as a viewer
+//   node peer.mjs refused  <wsBase> <room> [token] [origin] [cookie]  the upgrade's HTTP status
+import * as Y from "yjs";
+import { WebsocketProvider } from "y-websocket";
+import WebSocket from "ws";
+
+const [cmd, base, room, ...rest] = process.argv.slice(2);
+const deadline = (ms, what) =>
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms));
+
+function connect(token, extra = {}) {
+  const doc = new Y.Doc();
+  const provider = new WebsocketProvider(`${base}/collab`, room, doc, {
+    WebSocketPolyfill: WebSocket,
+    params: token ? { token } : {},
+    disableBc: true,
+    ...extra,
+  });
+  const synced = new Promise((resolve) => {
+    if (provider.synced) resolve();
+    provider.on("sync", (s) => s && resolve());
+  });
+  return { doc, provider, text: doc.getText("description"), synced };
+}
+
+async function until(pred, ms, what) {
+  await Promise.race([
+    (async () => {
+      while (!pred()) await new Promise((r) => setTimeout(r, 20));
+    })(),
+    deadline(ms, what),
+  ]);
+}
+
+function done(result) {
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
+
+async function main() {
+  switch (cmd) {
+    case "converge": {
+      const [ta, tb] = rest;
+      const a = connect(ta);
+      const b = connect(tb);
+      await Promise.race([Promise.all([a.synced, b.synced]), deadline(10000, "sync")]);
+      const before = a.text.toString();
+      // Both type at the same moment, one at the start, one at the end.
+      a.text.insert(0, "Alpha ");
+      b.text.insert(b.text.length, " Omega");
+      await until(
+        () =>
+          a.text.toString() === b.text.toString() &&
+          a.text.toString().includes("Alpha") &&
+          a.text.toString().includes("Omega"),
+        10000,
+        "convergence",
+      );
+      // Presence: each sees the other (name and colour, as an editor would show them).
+      a.provider.awareness.setLocalStateField("user", { name: "a", color: "#c2410c" });
+      b.provider.awareness.setLocalStateField("user", { name: "b", color: "#1d4ed8" });
+      await until(
+        () => [...a.provider.awareness.getStates().values()].some((s) => s.user?.name === "b"),
+        10000,
+        "presence",
+      );
+      const result = { before, a: a.text.toString(), b: b.text.toString() };
+      a.provider.destroy();
+      b.provider.destroy();
+      return done(result);
+    }
+    case "read": {
+      const p = connect(rest[0]);
+      await Promise.race([p.synced, deadline(10000, "sync")]);
+      const text = p.text.toString();
+      p.provider.destroy();
+      return done({ text });
+    }
+    case "edit": {
+      const [token, addition] = rest;
+      const p = connect(token);
+      await Promise.race([p.synced, deadline(10000, "sync")]);
+      p.text.insert(p.text.length, addition);
+      // Another connection sees it: it reached the server (which writes before it relays).
+      const q = connect(token);
+      await Promise.race([q.synced, deadline(10000, "sync")]);
+      await until(() => q.text.toString().endsWith(addition), 10000, "the edit at the server");
+      const text = q.text.toString();
+      p.provider.destroy();
+      q.provider.destroy();
+      return done({ text });
+    }
+    case "viewer": {
+      const warnings = [];
+      console.warn = (...args) => warnings.push(args.join(" "));
+      const p = connect(rest[0]);
+      await Promise.race([p.synced, deadline(10000, "sync")]);
+      const before = p.text.toString();
+      p.text.insert(0, "VANDAL ");
+      await until(() => warnings.some((w) => /denied/i.test(w)), 10000, "permission denied");
+      p.provider.destroy();
+      return done({ before, denied: warnings.find((w) => /denied/i.test(w)) });
+    }
+    case "refused": {
+      const [token, origin, cookie] = rest;
+      const url = `${base}/collab/${room}${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+      const options = origin ? { origin } : {};
+      if (cookie) options.headers = { cookie };
+      const ws = new WebSocket(url, options);
+      const status = await Promise.race([
+        new Promise((resolve) => {
+          ws.on("unexpected-response", (_req, res) => resolve(res.statusCode));
+          ws.on("open", () => resolve(101));
+          ws.on("error", () => resolve(0));
+        }),
+        deadline(10000, "an answer"),
+      ]);
+      // Did any document data arrive? (It must not, when refused.)
+      let frames = 0;
+      ws.on("message", () => (frames += 1));
+      await new Promise((r) => setTimeout(r, 200));
+      ws.terminate();
+      return done({ status, frames });
+    }
+    default:
+      throw new Error(`unknown command ${cmd}`);
+  }
+}
+
+main().catch((e) => {
+  console.log(JSON.stringify({ error: String(e?.message ?? e) }));
+  process.exit(1);
+});
