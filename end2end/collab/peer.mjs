@@ -2,7 +2,7 @@
 // WebsocketProvider (server URL `ws://host/collab`, room = the app's id), with `ws` as the
 // WebSocket of Node. Prints one JSON line with what happened; the Rust interop test runs it.
 //
-//   node peer.mjs converge <wsBase> <room> <tokenA> <tokenB>   two editors type at once
+//   node peer.mjs converge <wsBase> <room> <tokenA> <tokenB> [wsBaseB]  two editors type at once
 //   node peer.mjs read     <wsBase> <room> <token>             the text after syncing
 //   node peer.mjs edit     <wsBase> <room> <token> <text>      append <text>, wait until echoed
 //   node peer.mjs viewer   <wsBase> <room> <token>             try to edit as a viewer
@@ -15,9 +15,9 @@ const [cmd, base, room, ...rest] = process.argv.slice(2);
 const deadline = (ms, what) =>
   new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms));
 
-function connect(token, extra = {}) {
+function connect(token, extra = {}, at = base) {
   const doc = new Y.Doc();
-  const provider = new WebsocketProvider(`${base}/collab`, room, doc, {
+  const provider = new WebsocketProvider(`${at}/collab`, room, doc, {
     WebSocketPolyfill: WebSocket,
     params: token ? { token } : {},
     disableBc: true,
@@ -47,9 +47,10 @@ function done(result) {
 async function main() {
   switch (cmd) {
     case "converge": {
-      const [ta, tb] = rest;
+      // B may be on another Kiln process (a replica on the same database).
+      const [ta, tb, baseB] = rest;
       const a = connect(ta);
-      const b = connect(tb);
+      const b = connect(tb, {}, baseB ?? base);
       await Promise.race([Promise.all([a.synced, b.synced]), deadline(10000, "sync")]);
       const before = a.text.toString();
       // Both type at the same moment, one at the start, one at the end.

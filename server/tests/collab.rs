@@ -238,3 +238,68 @@ async fn yjs_clients_co_edit_through_kiln_with_roles_invites_and_a_crash() {
         .expect("json");
     assert_eq!(detail["description"], "A reading list with books, authors and ratings. Loans too.");
 }
+
+/// Two `kiln serve` processes on one Postgres database: a peer on each, typing at once,
+/// converge (updates and presence relayed with LISTEN/NOTIFY and rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_on_two_replicas_of_one_postgres_database_converge() {
+    let Ok(url) = std::env::var("KILN_TEST_DATABASE_URL") else {
+        eprintln!("KILN_TEST_DATABASE_URL is not set: the replica test needs Postgres");
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let env = [("DATABASE_URL", url.clone()), ("KILN_WORKERS", "0".to_owned())];
+    let owner = format!("replica-owner-{}@example.com", kiln_store::system_now());
+    let editor = format!("replica-editor-{}@example.com", kiln_store::system_now());
+    for who in [&owner, &editor] {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["user", "add", "--email", who])
+            .env("KILN_DATA_DIR", dir_a.path())
+            .env("DATABASE_URL", &url)
+            .env("KILN_USER_PASSWORD", PASSWORD)
+            .env("KILN_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("kiln user add");
+        assert!(status.success());
+    }
+    let (_a, base_a) = start_kiln_in(dir_a.path(), &env).await;
+    let (_b, base_b) = start_kiln_in(dir_b.path(), &env).await;
+    let on_a = login(&base_a, &owner).await;
+    let res = on_a
+        .post(format!("{base_a}/api/createApp"))
+        .json(&json!({"description": "A shared shopping list."}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let app_id = res.json::<Value>().await.expect("json")["app_id"].as_i64().expect("id");
+    let res = on_a
+        .post(format!("{base_a}/api/apps/{app_id}/invites"))
+        .json(&json!({"email": editor, "role": "editor"}))
+        .send()
+        .await
+        .expect("invite");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // The invitation is accepted on the other replica (mail went to replica A's outbox).
+    let link = invite_link(dir_a.path(), &editor).await;
+    let on_b = login(&base_b, &editor).await;
+    let res = on_b
+        .post(format!("{base_b}/api/invites/accept"))
+        .json(&json!({"token": link.trim_start_matches("/invites/")}))
+        .send()
+        .await
+        .expect("accept");
+    assert_eq!(res.status(), StatusCode::OK);
+    let (t_a, t_b) = (token(&on_a, &base_a).await, token(&on_b, &base_b).await);
+    let (ws_a, ws_b) = (base_a.replace("http://", "ws://"), base_b.replace("http://", "ws://"));
+    let room = app_id.to_string();
+    let r = peer(&["converge", &ws_a, &room, &t_a, &t_b, &ws_b]).await;
+    assert_eq!(r["a"], r["b"], "{r}");
+    assert_eq!(r["a"], "Alpha A shared shopping list. Omega");
+    // And a peer arriving later on B reads what A wrote.
+    let r = peer(&["edit", &ws_a, &room, &t_a, " Eggs."]).await;
+    assert!(r["text"].as_str().is_some_and(|t| t.ends_with("Eggs.")), "{r}");
+    let r = peer(&["read", &ws_b, &room, &t_b]).await;
+    assert_eq!(r["text"], "Alpha A shared shopping list. Omega Eggs.");
+}
