@@ -180,6 +180,8 @@ struct Outcome {
     /// Messages to send as they are (presence, and other processes' updates, already
     /// written) to every peer but the one they came from.
     presence: Vec<(Vec<u8>, Option<u64>)>,
+    /// This process's presence updates, for the other processes (with a relay).
+    publish: Vec<Vec<u8>>,
     frames: Vec<oneshot::Sender<Result<(), Outgoing>>>,
     texts: Vec<oneshot::Sender<Result<String, CollabError>>>,
     replaced: Vec<oneshot::Sender<Result<(), CollabError>>>,
@@ -392,6 +394,7 @@ impl Room {
         if let Some(p) = self.peers.get_mut(&id) {
             p.clients.extend(update.clients.keys().copied());
         }
+        let raw = update.encode_v1();
         let message = encode(&Message::Awareness(update.clone()));
         self.awareness.apply_update(update).map_err(|e| {
             Outgoing::Close(
@@ -399,7 +402,10 @@ impl Room {
                 format!("a presence update that cannot apply ({e})"),
             )
         })?;
-        out.presence.push((message, Some(id)));
+        // To everyone, the sender included (as y-websocket's server does: a client alone still
+        // hears its own presence renewals and so knows the connection is alive).
+        out.presence.push((message, None));
+        out.publish.push(raw);
         Ok(())
     }
 
@@ -475,6 +481,7 @@ impl Room {
             self.awareness.remove_state(*c);
         }
         if let Ok(gone) = self.awareness.update_with_clients(p.clients.iter().copied()) {
+            out.publish.push(gone.encode_v1());
             out.presence.push((encode(&Message::Awareness(gone)), None));
         }
     }
@@ -564,14 +571,8 @@ impl Room {
             self.broadcast(m, *from);
         }
         if let Some(relay) = self.hub.inner.relay.clone() {
-            let local: Vec<&Vec<u8>> =
-                out.presence.iter().filter(|(_, from)| from.is_some()).map(|(m, _)| m).collect();
-            for m in local {
-                // The message is `[MSG_AWARENESS, len, update]`; store the update itself.
-                let mut d = DecoderV1::new(Cursor::new(m));
-                if let Some(Ok(Message::Awareness(u))) = MessageReader::new(&mut d).next() {
-                    relay.publish_presence(self.app_id, &u.encode_v1(), now).await;
-                }
+            for update in &out.publish {
+                relay.publish_presence(self.app_id, update, now).await;
             }
         }
         for f in out.frames {

@@ -232,3 +232,37 @@ async fn the_log_is_compacted_and_a_kicked_peer_is_closed() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_is_let_go_without_holding_up_the_others() {
+    for env in envs().await {
+        let limits = Limits { peer_queue: 8, ..Limits::default() };
+        let hub = Hub::new(env.db.clone(), Clock::default(), limits);
+        let (a, b, idle) = (Client::new(), Client::new(), Client::new());
+        let ca = join(&hub, env.app, peer(1, Role::Owner), &a).await;
+        let mut cb = join(&hub, env.app, peer(2, Role::Editor), &b).await;
+        // Joined, then never reads again.
+        let mut cidle = join(&hub, env.app, peer(3, Role::Viewer), &idle).await;
+        let mut expected = a.text();
+        for n in 0..40 {
+            let piece = format!(" {n}");
+            let u = a.type_at(expected.encode_utf16().count() as u32, &piece);
+            expected.push_str(&piece);
+            ca.receive(u).await.expect("edit");
+            // The reader keeps up and gets every edit.
+            let f = next_binary(&mut cb).await;
+            b.apply(&f);
+            assert_eq!(b.text(), expected);
+        }
+        // The idle peer's queue filled: it was let go (its stream ends after what was queued).
+        let mut frames = 0;
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), cidle.next()).await {
+                Ok(Some(Outgoing::Binary(_))) => frames += 1,
+                Ok(None) => break,
+                other => panic!("expected the end, got {other:?}"),
+            }
+        }
+        assert!(frames <= 8, "at most its queue: {frames}");
+    }
+}
