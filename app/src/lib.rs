@@ -2,6 +2,7 @@
 //! into the server and with `hydrate` into the browser bundle.
 
 pub mod api;
+mod collab_editor;
 mod components;
 pub mod error;
 mod pages;

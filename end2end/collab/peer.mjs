@@ -6,6 +6,7 @@
 //   node peer.mjs read     <wsBase> <room> <token>             the text after syncing
 //   node peer.mjs edit     <wsBase> <room> <token> <text>      append <text>, wait until echoed
 //   node peer.mjs viewer   <wsBase> <room> <token>             try to edit as a viewer
+//   node peer.mjs companion <wsBase> <room> <token> <waitFor> <append>  beside a browser
 //   node peer.mjs refused  <wsBase> <room> [token] [origin] [cookie]  the upgrade's HTTP status
 import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
@@ -108,6 +109,20 @@ async function main() {
       await until(() => warnings.some((w) => /denied/i.test(w)), 10000, "permission denied");
       p.provider.destroy();
       return done({ before, denied: warnings.find((w) => /denied/i.test(w)) });
+    }
+    case "companion": {
+      // Beside a browser: shown as "node-peer", waits for <waitFor>, appends <append>, stays a
+      // moment (presence), prints the text it ends with.
+      const [token, waitFor, append] = rest;
+      const p = connect(token);
+      p.provider.awareness.setLocalStateField("user", { name: "node-peer", color: "#15803d" });
+      await Promise.race([p.synced, deadline(20000, "sync")]);
+      await until(() => p.text.toString().includes(waitFor), 60000, `the text "${waitFor}"`);
+      p.text.insert(p.text.length, append);
+      await new Promise((r) => setTimeout(r, 3000));
+      const text = p.text.toString();
+      p.provider.destroy();
+      return done({ text });
     }
     case "refused": {
       const [token, origin, cookie] = rest;

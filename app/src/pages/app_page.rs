@@ -2,6 +2,7 @@
 //! events: stage, progress, log lines, elapsed time), and its versions with downloads.
 
 use crate::api::{CancelJob, DeleteApp, GenerateApp, RollbackApp, SaveDescription, get_app};
+use crate::collab_editor::DescriptionEditor;
 use crate::components::{FormError, datetime};
 use crate::error::PortalError;
 use kiln_core::{AppDetail, JobEvent, JobStatus, VersionInfo};
@@ -68,7 +69,11 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
     let original = app.description.clone();
     let edited = move || text.with(|t| t.trim() != original.trim());
     let app_id = app.id;
-    let running = app.job.as_ref().is_some_and(|j| !j.finished());
+    let owner = app.role == "owner";
+    let can_edit = app.role != "viewer";
+    // Connected to the shared document: Generate then reads it on the server.
+    let live = RwSignal::new(false);
+    let running = app.job.as_ref().is_some_and(|j| !j.finished()) || !owner;
     let entities = app
         .spec
         .as_ref()
@@ -86,17 +91,25 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
             </p>
         })}
         <h2><label for="description">"Description"</label></h2>
-        <textarea id="description" class="description-editor" rows="5"
-            prop:value=move || text.get()
-            on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+        {if app.collaborative {
+            view! {
+                <DescriptionEditor app_id=app_id text=text live=live can_edit=can_edit you=app.you.clone() />
+            }.into_any()
+        } else {
+            view! {
+                <textarea id="description" class="description-editor" rows="5"
+                    prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            }.into_any()
+        }}
         {move || saved().then(|| view! { <p class="muted" role="status">"Description saved."</p> })}
         <FormError error=generate_error />
         {(!running).then(|| view! {
             <div class="actions">
                 <button type="button" disabled=move || generate.pending().get()
                     on:click=move |_| {
-                        let d = text.get_untracked();
-                        generate.dispatch(GenerateApp { app_id, description: Some(d), confirm_data_loss: false });
+                        let d = (!live.get_untracked()).then(|| text.get_untracked());
+                        generate.dispatch(GenerateApp { app_id, description: d, confirm_data_loss: false });
                     }>
                     {if app.versions.is_empty() && app.job.is_none() { "Generate" } else { "Generate again" }}
                 </button>
@@ -107,10 +120,16 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
                 </button>
             </div>
         })}
-        {app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> })}
-        <h2>"Versions"</h2>
-        <Versions app_id=app.id versions=app.versions.clone() live=app.live_version reload=reload busy=running />
-        <DeleteSection app_id=app.id slug=app.slug.clone() />
+        {(!owner).then(|| view! {
+            <p class="muted">{format!("You are {} of this app: the owner generates, deploys and invites.",
+                if can_edit { "an editor" } else { "a viewer" })}</p>
+        })}
+        {owner.then(|| app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> }))}
+        {owner.then(|| view! {
+            <h2>"Versions"</h2>
+            <Versions app_id=app.id versions=app.versions.clone() live=app.live_version reload=reload busy=running />
+            <DeleteSection app_id=app.id slug=app.slug.clone() />
+        })}
     }
 }
 

@@ -175,6 +175,20 @@ pub struct AppDetail {
     /// Where the live version is served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The caller's role on the app: `owner`, `editor` or `viewer` (only the owner generates,
+    /// rolls back, invites and deletes; editors change the shared description).
+    #[serde(default = "owner_role")]
+    pub role: String,
+    /// The shared description document is served at `/collab/{id}`.
+    #[serde(default)]
+    pub collaborative: bool,
+    /// How the caller is shown to the others in the shared description (their email).
+    #[serde(default)]
+    pub you: String,
+}
+
+fn owner_role() -> String {
+    "owner".to_owned()
 }
 
 /// The answer to creating or generating an app: its queued job.

@@ -862,8 +862,15 @@ impl Pipeline {
     }
 
     /// The app page: the app, its versions (newest first) and its newest job.
-    pub async fn app_detail(&self, owner_id: i64, app_id: i64) -> Result<AppDetail, PipelineError> {
-        let a = self.owned_app(owner_id, app_id).await?;
+    /// An app as its page shows it, to anyone with a role on it.
+    pub async fn app_detail(&self, user_id: i64, app_id: i64) -> Result<AppDetail, PipelineError> {
+        let role =
+            kiln_store::collab::role_of(&self.db, app_id, user_id).await?.ok_or_else(|| {
+                PipelineError::Refused(ApiError::new(ErrorCode::NotFound, "No such app."))
+            })?;
+        let a = apps::get(&self.db, app_id).await?.ok_or_else(|| {
+            PipelineError::Refused(ApiError::new(ErrorCode::NotFound, "No such app."))
+        })?;
         let rows = apps::versions(&self.db, app_id).await?;
         let spec = rows.first().and_then(|v| serde_json::from_str(&v.spec).ok());
         let versions = rows
@@ -895,6 +902,9 @@ impl Pipeline {
             spec,
             url,
             live_version: a.live_version,
+            role: role.as_str().to_owned(),
+            collaborative: self.collab.is_some(),
+            you: users::by_id(&self.db, user_id).await?.map(|u| u.email).unwrap_or_default(),
         })
     }
 
