@@ -156,18 +156,15 @@ pub async fn build(settings: Settings, addr: SocketAddr, clock: Clock) -> anyhow
         },
     );
     // Apps' descriptions as shared documents; several processes on one Postgres relay them.
+    let limits = kiln_collab::Limits {
+        max_connections_per_user: settings.collab_connections_per_user,
+        ..kiln_collab::Limits::default()
+    };
     let collab = match kiln_collab::Relay::for_db(&db) {
-        Some(relay) => kiln_collab::Hub::with_relay(
-            db.clone(),
-            accounts.clock().clone(),
-            kiln_collab::Limits::default(),
-            relay,
-        ),
-        None => kiln_collab::Hub::new(
-            db.clone(),
-            accounts.clock().clone(),
-            kiln_collab::Limits::default(),
-        ),
+        Some(relay) => {
+            kiln_collab::Hub::with_relay(db.clone(), accounts.clock().clone(), limits, relay)
+        }
+        None => kiln_collab::Hub::new(db.clone(), accounts.clock().clone(), limits),
     };
     let pipeline = pipeline.with_runtime(runtime.clone()).with_collab(collab.clone()).with_mail(
         kiln_pipeline::Mail { mailer: Arc::new(Mailer::new()), portal_url: public_url.clone() },

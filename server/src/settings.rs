@@ -218,6 +218,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "KILN_APPS_CHAT_API_KEY", global = true, hide_env_values = true)]
     pub apps_chat_api_key: Option<Secret>,
 
+    /// Live connections one person may have open to shared descriptions. [default: 32]
+    #[arg(long, env = "KILN_COLLAB_CONNECTIONS_PER_USER", global = true, value_name = "N")]
+    pub collab_connections_per_user: Option<usize>,
+
     /// Apps one person may own. [default: 50]
     #[arg(long, env = "KILN_MAX_APPS", global = true, value_name = "N")]
     pub max_apps: Option<i64>,
@@ -269,6 +273,7 @@ pub struct Settings {
     pub llm: Option<kiln_llm::LlmConfig>,
     /// The model behind apps' chat: its own when configured, else the planner's.
     pub apps_chat: Option<kiln_llm::LlmConfig>,
+    pub collab_connections_per_user: usize,
 }
 
 /// How to reach the SMTP server.
@@ -315,6 +320,9 @@ impl SettingsArgs {
             llm_model: self.llm_model.or(other.llm_model),
             llm_api_key: self.llm_api_key.or(other.llm_api_key),
             apps_chat_base_url: self.apps_chat_base_url.or(other.apps_chat_base_url),
+            collab_connections_per_user: self
+                .collab_connections_per_user
+                .or(other.collab_connections_per_user),
             apps_chat_model: self.apps_chat_model.or(other.apps_chat_model),
             apps_chat_api_key: self.apps_chat_api_key.or(other.apps_chat_api_key),
             max_apps: self.max_apps.or(other.max_apps),
@@ -419,6 +427,7 @@ impl SettingsArgs {
                 cache.join("kiln").join("toolchain")
             }),
             workers: a.workers.unwrap_or(2),
+            collab_connections_per_user: a.collab_connections_per_user.unwrap_or(32).max(1),
             apps_chat: match a.apps_chat_base_url.filter(|u| !u.trim().is_empty()) {
                 Some(url) => {
                     let model = a.apps_chat_model.or_else(|| a.llm_model.clone());

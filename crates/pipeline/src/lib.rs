@@ -600,7 +600,10 @@ impl Pipeline {
             } else {
                 app.1.into_iter().collect()
             };
-            keep.insert(app.0, versions);
+            // A half-written directory may belong to a job running on another replica; with
+            // SQLite (one process) nothing else is running yet.
+            let shared = self.db.backend() != kiln_store::Backend::Sqlite;
+            keep.insert(app.0, (versions, busy && shared));
         }
         let removed = rt.sweep(|id| keep.get(&id).cloned());
         if released > 0 || !removed.is_empty() {

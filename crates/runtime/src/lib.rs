@@ -328,7 +328,7 @@ impl Runtime {
     /// directories (`.N.partial`), versions that were unpacked but never switched to (`keep`
     /// says which versions of an app to leave: its live one, and all of them while a job of it
     /// may still run), and the directories of apps that no longer exist. Returns what it removed.
-    pub fn sweep(&self, keep: impl Fn(i64) -> Option<Vec<i64>>) -> Vec<PathBuf> {
+    pub fn sweep(&self, keep: impl Fn(i64) -> Option<(Vec<i64>, bool)>) -> Vec<PathBuf> {
         let mut removed = Vec::new();
         let apps = self.inner.config.data_dir.join("apps");
         let Ok(dirs) = std::fs::read_dir(&apps) else { return removed };
@@ -343,14 +343,15 @@ impl Runtime {
                         removed.push(d.path());
                     }
                 }
-                Some(keep) => {
+                Some((keep, busy)) => {
                     let Ok(versions) = std::fs::read_dir(d.path().join("versions")) else {
                         continue;
                     };
                     for v in versions.flatten() {
                         let name = v.file_name().to_string_lossy().into_owned();
+                        // (A job of the app may be unpacking right now, on another replica.)
                         let stale = if name.ends_with(".partial") {
-                            true
+                            !busy
                         } else {
                             name.parse::<i64>().is_ok_and(|n| !keep.contains(&n))
                         };
