@@ -192,6 +192,29 @@ async fn yjs_clients_co_edit_through_kiln_with_roles_invites_and_a_crash() {
     let r = peer(&["read", &ws, &room, &t_owner]).await;
     assert_eq!(r["text"], "Alpha A reading list with books and authors. Omega");
 
+    // The owner removes the viewer: from then on refused before any data.
+    let viewer_id = members["members"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|m| m["role"] == "viewer")
+        .and_then(|m| m["user_id"].as_i64())
+        .expect("viewer");
+    let res = editor
+        .delete(format!("{base}/api/apps/{app_id}/members/{viewer_id}"))
+        .send()
+        .await
+        .expect("not the owner");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "only the owner manages people");
+    let res = owner
+        .delete(format!("{base}/api/apps/{app_id}/members/{viewer_id}"))
+        .send()
+        .await
+        .expect("remove");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let r = peer(&["refused", &ws, &room, &t_viewer]).await;
+    assert_eq!((r["status"].as_i64(), r["frames"].as_i64()), (Some(404), Some(0)), "{r}");
+
     // The description API is a server-side edit of the document; clients see it.
     let res = owner
         .post(format!("{base}/api/apps/{app_id}/description"))
@@ -210,7 +233,7 @@ async fn yjs_clients_co_edit_through_kiln_with_roles_invites_and_a_crash() {
     // (Now with a worker, to end the first generation job.)
     let (_kiln, base) = start_kiln_in(dir.path(), &[("KILN_WORKERS", "1".to_owned())]).await;
     let ws = base.replace("http://", "ws://");
-    let r = peer(&["read", &ws, &room, &t_viewer]).await;
+    let r = peer(&["read", &ws, &room, &t_owner]).await;
     assert_eq!(r["text"], "A reading list with books, authors and ratings. Loans too.");
 
     // Generate reads the document (no workers here: the first job is cancelled first).

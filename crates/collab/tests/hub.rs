@@ -266,3 +266,51 @@ async fn a_peer_that_never_reads_is_let_go_without_holding_up_the_others() {
         assert!(frames <= 8, "at most its queue: {frames}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_edits_merge_on_reconnecting_and_limits_hold() {
+    for env in envs().await {
+        let limits =
+            Limits { max_connections_per_user: 2, max_doc: 64 * 1024, ..Limits::default() };
+        let hub = Hub::new(env.db.clone(), Clock::default(), limits);
+        let (a, b) = (Client::new(), Client::new());
+        let ca = join(&hub, env.app, peer(1, Role::Owner), &a).await;
+        let mut cb = join(&hub, env.app, peer(2, Role::Editor), &b).await;
+        // A goes offline and keeps typing; B types meanwhile.
+        drop(ca);
+        let _offline = a.type_at(0, "Offline: ");
+        let ub = b.type_at(b.text().encode_utf16().count() as u32, " Online.");
+        cb.receive(ub).await.expect("b");
+        // A comes back: the handshake sends each side what the other lacks.
+        let ca = join(&hub, env.app, peer(1, Role::Owner), &a).await;
+        assert_eq!(a.text(), "Offline: A notes app. Online.");
+        while b.text() != a.text() {
+            let f = next_binary(&mut cb).await;
+            b.apply(&f);
+        }
+        assert_eq!(hub.text(env.app).await.expect("text"), "Offline: A notes app. Online.");
+
+        // At most two connections per person.
+        let _second = hub.connect(env.app, peer(1, Role::Owner)).await.expect("second");
+        let third = hub.connect(env.app, peer(1, Role::Owner)).await;
+        assert!(matches!(third, Err(kiln_collab::CollabError::TooManyConnections(2))));
+
+        // The document may not grow past its limit: that frame closes, nothing of it applied.
+        let big = a.type_at(0, &"x".repeat(70 * 1024));
+        let refused = ca.receive(big).await.expect_err("too big");
+        assert!(matches!(refused, Outgoing::Close(close::TOO_BIG, _)), "{refused:?}");
+        assert_eq!(hub.text(env.app).await.expect("text"), "Offline: A notes app. Online.");
+
+        // With no one connected, the document is unloaded.
+        drop((ca, cb, _second));
+        let mut open = usize::MAX;
+        for _ in 0..50 {
+            open = hub.open_rooms().await;
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(open, 0, "unloaded");
+    }
+}
