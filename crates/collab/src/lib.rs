@@ -72,7 +72,8 @@ pub enum CollabError {
 /// What the transport should do: send a binary frame, or close with a code and reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
-    Binary(Vec<u8>),
+    /// Shared between the peers it goes to (cloning it does not copy).
+    Binary(bytes::Bytes),
     Close(u16, String),
 }
 

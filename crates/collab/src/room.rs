@@ -1,6 +1,7 @@
 //! One open document: the task that owns it, its peers, and the y-sync protocol.
 
 use crate::{CollabError, Hub, Outgoing, Peer, TEXT, close};
+use bytes::Bytes;
 use kiln_store::{apps, collab};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
@@ -259,7 +260,7 @@ impl Room {
                     {
                         first.extend(encode(&Message::Awareness(states)));
                     }
-                    let _ = tx.try_send(Outgoing::Binary(first));
+                    let _ = tx.try_send(Outgoing::Binary(first.into()));
                     self.peers.insert(id, PeerState { peer, tx, clients: HashSet::new() });
                     let _ = done.send(Ok(()));
                 }
@@ -380,7 +381,7 @@ impl Room {
             ))));
         }
         for r in replies {
-            self.send_to(id, r);
+            self.send_to(id, r.into());
         }
         Ok(())
     }
@@ -442,7 +443,7 @@ impl Room {
     }
 
     /// Queues a message for one peer; a peer whose queue is full is let go (it closes).
-    fn send_to(&mut self, id: u64, message: Vec<u8>) {
+    fn send_to(&mut self, id: u64, message: Bytes) {
         let full = match self.peers.get(&id) {
             Some(p) => p.tx.try_send(Outgoing::Binary(message)).is_err(),
             None => false,
@@ -461,10 +462,12 @@ impl Room {
         }
     }
 
+    /// One copy of the message, shared by every peer's queue.
     fn broadcast(&mut self, message: &[u8], except: Option<u64>) {
+        let message = Bytes::copy_from_slice(message);
         let ids: Vec<u64> = self.peers.keys().copied().filter(|id| Some(*id) != except).collect();
         for id in ids {
-            self.send_to(id, message.to_vec());
+            self.send_to(id, message.clone());
         }
     }
 

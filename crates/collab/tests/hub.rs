@@ -104,7 +104,7 @@ impl Client {
 
 async fn next_binary(c: &mut kiln_collab::Connection) -> Vec<u8> {
     match tokio::time::timeout(std::time::Duration::from_secs(5), c.next()).await {
-        Ok(Some(Outgoing::Binary(b))) => b,
+        Ok(Some(Outgoing::Binary(b))) => b.to_vec(),
         other => panic!("expected a frame, got {other:?}"),
     }
 }

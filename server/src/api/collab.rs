@@ -129,7 +129,7 @@ async fn serve_socket(hub: kiln_collab::Hub, app_id: i64, peer: Peer, socket: We
         tokio::select! {
             out = conn.next() => match out {
                 Some(Outgoing::Binary(b)) => {
-                    match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Binary(b.into()))).await {
+                    match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Binary(b))).await {
                         Ok(Ok(())) => {}
                         _ => break,
                     }

@@ -1,0 +1,196 @@
+//! Fan-out load generator for any y-sync WebSocket server (Kiln's `/collab/<app>`, npm
+//! y-websocket's server): N peers on one document, each inserting a short marked string into
+//! its own yrs document every INTERVAL ms and sending the real update; every edit must reach the
+//! N-1 others. Peers do not apply what they receive: they find the marker (`§peer:seq:µs§`) in
+//! the update and take the latency from the time it carries. Reports JSON: edits/s, deliveries/s,
+//! p50/p99 edit-to-delivery latency (after a 2 s warm-up).
+//!
+//!   cargo run --release -p kiln-collab --example fanout -- <ws url> <peers> <seconds> <interval ms>
+//!
+//! (Rust and tokio rather than Node, so the load generator is not the bottleneck.)
+
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message as Ws;
+use yrs::sync::{Message, SyncMessage};
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, OffsetKind, Options, ReadTxn, StateVector, Text, Transact};
+
+struct Shared {
+    start: Instant,
+    measuring: AtomicBool,
+    delivered: AtomicU64,
+    sent: AtomicU64,
+    closed: AtomicU64,
+}
+
+/// The marker's payload in an update, if any: "peer:seq:µs".
+fn marker(bytes: &[u8]) -> Option<u64> {
+    let at = bytes.windows(2).position(|w| w == [0xC2, 0xA7])? + 2;
+    let end = bytes[at..].windows(2).position(|w| w == [0xC2, 0xA7])? + at;
+    let s = std::str::from_utf8(&bytes[at..end]).ok()?;
+    s.rsplit(':').next()?.parse().ok()
+}
+
+async fn peer(
+    i: usize,
+    url: String,
+    interval: Duration,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    ready: tokio::sync::mpsc::Sender<()>,
+) -> Vec<u32> {
+    let mut latencies = Vec::new();
+    let (ws, _) = match tokio_tungstenite::connect_async(url.as_str()).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("peer {i}: {e}");
+            return latencies;
+        }
+    };
+    let (mut tx, mut rx) = ws.split();
+    let doc = Doc::with_options(Options {
+        client_id: yrs::block::ClientID::new(i as u64 + 1000),
+        offset_kind: OffsetKind::Utf16,
+        ..Options::default()
+    });
+    let text = doc.get_or_insert_text("description");
+    let step1 = Message::Sync(SyncMessage::SyncStep1(doc.transact().state_vector())).encode_v1();
+    if tx.send(Ws::Binary(step1.into())).await.is_err() {
+        return latencies;
+    }
+    // Wait for the server's step 2 (and answer its step 1 with our empty state).
+    let mut synced = false;
+    while !synced {
+        match rx.next().await {
+            Some(Ok(Ws::Binary(b))) => match (b.first(), b.get(1)) {
+                (Some(0), Some(0)) => {
+                    let empty = doc.transact().encode_state_as_update_v1(&StateVector::default());
+                    let m = Message::Sync(SyncMessage::SyncStep2(empty)).encode_v1();
+                    let _ = tx.send(Ws::Binary(m.into())).await;
+                }
+                (Some(0), Some(1)) => synced = true,
+                _ => {}
+            },
+            Some(Ok(_)) => {}
+            _ => return latencies,
+        }
+    }
+    let _ = ready.send(()).await;
+    // Edits at a random phase, then every `interval`.
+    let phase = Duration::from_micros((i as u64 * 7919) % interval.as_micros().max(1) as u64);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                seq += 1;
+                let us = shared.start.elapsed().as_micros() as u64;
+                let update = {
+                    let mut txn = doc.transact_mut();
+                    text.insert(&mut txn, 0, &format!("§{i}:{seq}:{us}§"));
+                    txn.encode_update_v1()
+                };
+                if shared.measuring.load(Ordering::Relaxed) {
+                    shared.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                let m = Message::Sync(SyncMessage::Update(update)).encode_v1();
+                if tx.send(Ws::Binary(m.into())).await.is_err() {
+                    break;
+                }
+            }
+            msg = rx.next() => match msg {
+                Some(Ok(Ws::Binary(b))) => {
+                    if b.len() > 2 && b[0] == 0 && b[1] == 2 && shared.measuring.load(Ordering::Relaxed)
+                        && let Some(at) = marker(&b)
+                    {
+                        let now = shared.start.elapsed().as_micros() as u64;
+                        shared.delivered.fetch_add(1, Ordering::Relaxed);
+                        latencies.push(now.saturating_sub(at) as u32);
+                    }
+                }
+                Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => {
+                    shared.closed.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    latencies
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let url =
+        args.first().cloned().expect("usage: fanout <ws url> <peers> <seconds> <interval ms>");
+    let peers: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100);
+    let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let interval = Duration::from_millis(args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100));
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        measuring: AtomicBool::new(false),
+        delivered: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        closed: AtomicU64::new(0),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, mut ready) = tokio::sync::mpsc::channel(peers);
+    let mut tasks = Vec::new();
+    for i in 0..peers {
+        tasks.push(tokio::spawn(peer(
+            i,
+            url.clone(),
+            interval,
+            shared.clone(),
+            stop.clone(),
+            ready_tx.clone(),
+        )));
+    }
+    drop(ready_tx);
+    let mut n = 0;
+    while n < peers && ready.recv().await.is_some() {
+        n += 1;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    shared.measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    shared.measuring.store(false, Ordering::Relaxed);
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut all: Vec<u32> = Vec::new();
+    for t in tasks {
+        if let Ok(Ok(l)) = tokio::time::timeout(Duration::from_secs(5), t).await {
+            all.extend(l);
+        }
+    }
+    all.sort_unstable();
+    let pct = |q: f64| {
+        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+            .map(|us| *us as f64 / 1000.0)
+    };
+    let sent = shared.sent.load(Ordering::Relaxed) as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "peers": n,
+            "interval_ms": interval.as_millis() as u64,
+            "seconds": (elapsed * 10.0).round() / 10.0,
+            "edits_per_s": (sent / elapsed).round(),
+            "delivered_per_s": (shared.delivered.load(Ordering::Relaxed) as f64 / elapsed).round(),
+            "expected_per_s": (sent * (n.saturating_sub(1)) as f64 / elapsed).round(),
+            "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99),
+            "closed": shared.closed.load(Ordering::Relaxed),
+        })
+    );
+    std::process::exit(0);
+}
