@@ -342,30 +342,16 @@ mod live_client {
             area.selection_start().ok().flatten().unwrap_or(0) as usize,
             area.selection_end().ok().flatten().unwrap_or(0) as usize,
         );
-        // The one changed stretch (UTF-16): [prefix, old_len - suffix) became the new middle.
         let o: Vec<u16> = old.encode_utf16().collect();
         let n: Vec<u16> = new.encode_utf16().collect();
-        let prefix = o.iter().zip(&n).take_while(|(x, y)| x == y).count();
-        let max = o.len().min(n.len()) - prefix;
-        let suffix =
-            o.iter().rev().zip(n.iter().rev()).take(max).take_while(|(x, y)| x == y).count();
-        let (old_end, new_end) = (o.len() - suffix, n.len() - suffix);
-        let map = |i: usize| {
-            if i <= prefix {
-                i
-            } else if i >= old_end {
-                i + new_end - old_end
-            } else {
-                new_end
-            }
-        };
+        let stretch = kiln_core::text::changed_stretch(&o, &n);
         let focused = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| d.active_element())
             .is_some_and(|e| area.is_same_node(Some(&e)));
         area.set_value(&new);
         if focused {
-            let _ = area.set_selection_range(map(a) as u32, map(b) as u32);
+            let _ = area.set_selection_range(stretch.map(a) as u32, stretch.map(b) as u32);
         }
         let text = st.setup.text;
         drop(st);
@@ -387,24 +373,14 @@ mod live_client {
             }
             let o: Vec<u16> = old.encode_utf16().collect();
             let n: Vec<u16> = new.encode_utf16().collect();
-            let mut prefix = o.iter().zip(&n).take_while(|(x, y)| x == y).count();
-            if prefix > 0 && (0xD800..0xDC00).contains(&o[prefix - 1]) {
-                prefix -= 1;
-            }
-            let max = o.len().min(n.len()) - prefix;
-            let mut suffix =
-                o.iter().rev().zip(n.iter().rev()).take(max).take_while(|(x, y)| x == y).count();
-            if suffix > 0 && (0xDC00..0xE000).contains(&o[o.len() - suffix]) {
-                suffix -= 1;
-            }
-            let removed = (o.len() - prefix - suffix) as u32;
-            let inserted = String::from_utf16_lossy(&n[prefix..n.len() - suffix]);
+            let s = kiln_core::text::changed_stretch(&o, &n);
+            let inserted = String::from_utf16_lossy(&n[s.start..s.new_end]);
             let mut txn = st.doc.transact_mut();
-            if removed > 0 {
-                st.ytext.remove_range(&mut txn, prefix as u32, removed);
+            if s.old_end > s.start {
+                st.ytext.remove_range(&mut txn, s.start as u32, (s.old_end - s.start) as u32);
             }
             if !inserted.is_empty() {
-                st.ytext.insert(&mut txn, prefix as u32, &inserted);
+                st.ytext.insert(&mut txn, s.start as u32, &inserted);
             }
             txn.encode_update_v1()
         };

@@ -419,25 +419,15 @@ impl Room {
         }
         let a: Vec<u16> = old.encode_utf16().collect();
         let b: Vec<u16> = new.encode_utf16().collect();
-        let mut prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-        if prefix > 0 && (0xD800..0xDC00).contains(&a[prefix - 1]) {
-            prefix -= 1;
-        }
-        let max_suffix = a.len().min(b.len()) - prefix;
-        let mut suffix =
-            a.iter().rev().zip(b.iter().rev()).take(max_suffix).take_while(|(x, y)| x == y).count();
-        if suffix > 0 && (0xDC00..0xE000).contains(&a[a.len() - suffix]) {
-            suffix -= 1;
-        }
-        let removed = (a.len() - prefix - suffix) as u32;
-        let inserted = String::from_utf16_lossy(&b[prefix..b.len() - suffix]);
+        let s = kiln_core::text::changed_stretch(&a, &b);
+        let inserted = String::from_utf16_lossy(&b[s.start..s.new_end]);
         let doc = self.awareness.doc().clone();
         let mut txn = doc.transact_mut();
-        if removed > 0 {
-            self.text.remove_range(&mut txn, prefix as u32, removed);
+        if s.old_end > s.start {
+            self.text.remove_range(&mut txn, s.start as u32, (s.old_end - s.start) as u32);
         }
         if !inserted.is_empty() {
-            self.text.insert(&mut txn, prefix as u32, &inserted);
+            self.text.insert(&mut txn, s.start as u32, &inserted);
         }
         Some(txn.encode_update_v1())
     }

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod spec;
+pub mod text;
 pub mod time;
 pub mod validate;
 pub mod wire;

@@ -89,14 +89,7 @@ impl Pipeline {
     ) -> Result<Invite, PipelineError> {
         let app = self.owned_app(owner_id, app_id).await?;
         let role = role_arg(role)?;
-        let email = email.trim().to_ascii_lowercase();
-        let at = email.find('@').unwrap_or(0);
-        if email.len() > 254 || at == 0 || !email[at + 1..].contains('.') || email.contains(' ') {
-            return Err(PipelineError::Refused(ApiError::invalid(
-                "email",
-                "Email must look like ada@example.com.",
-            )));
-        }
+        let email = kiln_core::Email::parse(email).map_err(PipelineError::Refused)?.to_string();
         let owner = users::by_id(&self.db, owner_id).await?;
         if owner.as_ref().is_some_and(|o| o.email.eq_ignore_ascii_case(&email)) {
             return Err(PipelineError::Refused(ApiError::invalid(

@@ -12,6 +12,7 @@
 
 use crate::error::{HttpError, HttpResult};
 use crate::extract::{ApiJson, ApiPath, CurrentUser};
+use crate::middleware::urlencode;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -261,7 +262,7 @@ pub async fn accept_link(
     auth: Option<axum::Extension<RequestAuth>>,
 ) -> Response {
     let Some(user_id) = auth.as_ref().and_then(|a| a.identity.as_ref()).map(|i| i.user_id) else {
-        return Redirect::to(&format!("/login?next=/invites/{}", urlencoding(&token)))
+        return Redirect::to(&format!("/login?next={}", urlencode(&format!("/invites/{token}"))))
             .into_response();
     };
     match state.pipeline.accept_invite(user_id, &token).await {
@@ -278,15 +279,4 @@ pub async fn accept_link(
             (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
     }
-}
-
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
