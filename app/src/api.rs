@@ -3,7 +3,8 @@
 
 use crate::error::PortalError;
 use kiln_core::{
-    ApiTokenInfo, AppDetail, AppSpec, AppSummary, CreatedToken, OutboxEntry, SessionInfo, UserInfo,
+    ApiTokenInfo, AppDetail, AppSpec, AppSummary, CreatedToken, Invite, Members, OutboxEntry,
+    SessionInfo, UserInfo,
 };
 use leptos::prelude::*;
 
@@ -435,6 +436,60 @@ pub async fn get_app(app_id: i64) -> Result<AppDetail, PortalError> {
     let who = caller()?;
     match pipeline()?.app_detail(who.user_id, app_id).await {
         Ok(a) => Ok(a),
+        Err(e) => fail(e),
+    }
+}
+
+/// The people of an app (and, for its owner, the open invitations).
+#[server(prefix = "/sfn", endpoint = "app_members")]
+pub async fn app_members(app_id: i64) -> Result<Members, PortalError> {
+    let who = caller()?;
+    match pipeline()?.members(who.user_id, app_id).await {
+        Ok(m) => Ok(m),
+        Err(e) => fail(e),
+    }
+}
+
+/// The owner invites someone by email as editor or viewer (an email with a link).
+#[server(prefix = "/sfn", endpoint = "invite_member")]
+pub async fn invite_member(
+    app_id: i64,
+    email: String,
+    role: String,
+) -> Result<Invite, PortalError> {
+    let who = caller()?;
+    match pipeline()?.invite(who.user_id, app_id, &email, &role).await {
+        Ok(i) => Ok(i),
+        Err(e) => fail(e),
+    }
+}
+
+/// The owner withdraws an invitation not yet accepted.
+#[server(prefix = "/sfn", endpoint = "revoke_invite")]
+pub async fn revoke_invite(app_id: i64, invite_id: i64) -> Result<(), PortalError> {
+    let who = caller()?;
+    match pipeline()?.revoke_invite(who.user_id, app_id, invite_id).await {
+        Ok(()) => Ok(()),
+        Err(e) => fail(e),
+    }
+}
+
+/// The owner changes a member's role (their live connections reconnect with it).
+#[server(prefix = "/sfn", endpoint = "set_member_role")]
+pub async fn set_member_role(app_id: i64, user_id: i64, role: String) -> Result<(), PortalError> {
+    let who = caller()?;
+    match pipeline()?.set_member_role(who.user_id, app_id, user_id, &role).await {
+        Ok(()) => Ok(()),
+        Err(e) => fail(e),
+    }
+}
+
+/// The owner removes a member (their live connections close).
+#[server(prefix = "/sfn", endpoint = "remove_member")]
+pub async fn remove_member(app_id: i64, user_id: i64) -> Result<(), PortalError> {
+    let who = caller()?;
+    match pipeline()?.remove_member(who.user_id, app_id, user_id).await {
+        Ok(()) => Ok(()),
         Err(e) => fail(e),
     }
 }

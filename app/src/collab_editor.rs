@@ -32,6 +32,9 @@ pub fn DescriptionEditor(
     can_edit: bool,
     /// How this person is shown to the others.
     you: String,
+    /// Bumped when the server closes the connection because this person's access changed or
+    /// was removed: the page then reloads the app (and this editor with the new role).
+    access_changed: RwSignal<u32>,
 ) -> impl IntoView {
     let peers = RwSignal::new(Vec::<Presence>::new());
     let status = RwSignal::new(String::new());
@@ -63,13 +66,14 @@ pub fn DescriptionEditor(
                     live,
                     can_edit,
                     you: you.clone(),
+                    access_changed,
                 });
                 client.set_value(Some(c));
             }
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (app_id, &you, live);
+    let _ = (app_id, &you, live, access_changed);
     view! {
         <textarea node_ref=area id="description" class="description-editor" rows="5"
             readonly=!can_edit
@@ -117,6 +121,7 @@ mod live_client {
         pub live: RwSignal<bool>,
         pub can_edit: bool,
         pub you: String,
+        pub access_changed: RwSignal<u32>,
     }
 
     struct State {
@@ -266,8 +271,17 @@ mod live_client {
             live.set(false);
             peers.set(Vec::new());
             if e.code() == 1008 {
-                // Access removed or changed: say why; reconnect once (a changed role comes back).
+                // Access removed or changed: say why, and let the page load the app again (with
+                // the new role, or "not found" once removed) instead of reconnecting here.
                 status.set(format!("Disconnected: {}.", e.reason()));
+                let changed = {
+                    let mut st = s.borrow_mut();
+                    st.stopped = true;
+                    st.setup.area.set_read_only(true);
+                    st.setup.access_changed
+                };
+                changed.update(|n| *n += 1);
+                return;
             } else {
                 status.set(
                     "Offline: reconnecting… Your edits are kept and merge when the connection is back."

@@ -3,6 +3,7 @@
 // WebSocket of Node. Prints one JSON line with what happened; the Rust interop test runs it.
 //
 //   node peer.mjs converge <wsBase> <room> <tokenA> <tokenB> [wsBaseB]  two editors type at once
+//   node peer.mjs offline  <wsBase> <room> <tokenA> <tokenB>   A edits offline, B online; merge
 //   node peer.mjs read     <wsBase> <room> <token>             the text after syncing
 //   node peer.mjs edit     <wsBase> <room> <token> <text>      append <text>, wait until echoed
 //   node peer.mjs viewer   <wsBase> <room> <token>             try to edit as a viewer
@@ -76,6 +77,33 @@ async function main() {
       const result = { before, a: a.text.toString(), b: b.text.toString() };
       a.provider.destroy();
       b.provider.destroy();
+      return done(result);
+    }
+    case "offline": {
+      // A loses its connection and keeps typing; B types meanwhile; A comes back and both
+      // edits are in both documents (and at the server, for a peer arriving afterwards).
+      const [ta, tb] = rest;
+      const a = connect(ta);
+      const b = connect(tb);
+      await Promise.race([Promise.all([a.synced, b.synced]), deadline(10000, "sync")]);
+      a.provider.disconnect();
+      await until(() => !a.provider.wsconnected, 10000, "A offline");
+      a.text.insert(0, "Offline: ");
+      b.text.insert(b.text.length, " Online.");
+      // B's edit reaches the server while A is away; A's does not.
+      const c = connect(tb);
+      await Promise.race([c.synced, deadline(10000, "sync")]);
+      await until(() => c.text.toString().endsWith(" Online."), 10000, "B's edit at the server");
+      const whileAway = { a: a.text.toString(), server: c.text.toString() };
+      a.provider.connect();
+      const merged = (t) => t.startsWith("Offline: ") && t.endsWith(" Online.");
+      await until(
+        () => merged(a.text.toString()) && merged(b.text.toString()) && merged(c.text.toString()),
+        10000,
+        "the offline edit to merge",
+      );
+      const result = { whileAway, a: a.text.toString(), b: b.text.toString(), c: c.text.toString() };
+      for (const p of [a, b, c]) p.provider.destroy();
       return done(result);
     }
     case "read": {

@@ -192,6 +192,18 @@ async fn yjs_clients_co_edit_through_kiln_with_roles_invites_and_a_crash() {
     let r = peer(&["read", &ws, &room, &t_owner]).await;
     assert_eq!(r["text"], "Alpha A reading list with books and authors. Omega");
 
+    // Offline edits merge when the connection comes back.
+    let r = peer(&["offline", &ws, &room, &t_owner, &t_editor]).await;
+    let both = "Offline: Alpha A reading list with books and authors. Omega Online.";
+    assert_eq!(r["whileAway"]["a"], "Offline: Alpha A reading list with books and authors. Omega");
+    assert_eq!(
+        r["whileAway"]["server"],
+        "Alpha A reading list with books and authors. Omega Online."
+    );
+    assert_eq!((&r["a"], &r["b"], &r["c"]), (&json!(both), &json!(both), &json!(both)), "{r}");
+    let r = peer(&["read", &ws, &room, &t_owner]).await;
+    assert_eq!(r["text"], both);
+
     // The owner removes the viewer: from then on refused before any data.
     let viewer_id = members["members"]
         .as_array()
@@ -325,4 +337,20 @@ async fn peers_on_two_replicas_of_one_postgres_database_converge() {
     assert!(r["text"].as_str().is_some_and(|t| t.ends_with("Eggs.")), "{r}");
     let r = peer(&["read", &ws_b, &room, &t_b]).await;
     assert_eq!(r["text"], "Alpha A shared shopping list. Omega Eggs.");
+
+    // The database drops both replicas' listening connections: they listen again and re-read,
+    // and peers on the two keep converging.
+    let pg = kiln_store::Db::open_postgres(&url).await.expect("pg");
+    let kiln_store::Db::Postgres(pool) = &pg else { unreachable!("postgres") };
+    let dropped: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("terminate");
+    assert!(dropped.len() >= 2, "both replicas were listening: {dropped:?}");
+    let r = peer(&["converge", &ws_a, &room, &t_a, &t_b, &ws_b]).await;
+    assert_eq!(r["a"], r["b"], "{r}");
+    assert_eq!(r["a"], "Alpha Alpha A shared shopping list. Omega Eggs. Omega");
 }

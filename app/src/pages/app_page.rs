@@ -1,9 +1,12 @@
 //! An app's page: its description, the live status of its newest generation (server-sent
 //! events: stage, progress, log lines, elapsed time), and its versions with downloads.
 
-use crate::api::{CancelJob, DeleteApp, GenerateApp, RollbackApp, SaveDescription, get_app};
+use crate::api::{
+    CancelJob, DeleteApp, GenerateApp, InviteMember, RemoveMember, RevokeInvite, RollbackApp,
+    SaveDescription, SetMemberRole, app_members, get_app,
+};
 use crate::collab_editor::DescriptionEditor;
-use crate::components::{FormError, datetime};
+use crate::components::{FormError, date, datetime};
 use crate::error::PortalError;
 use kiln_core::{AppDetail, JobEvent, JobStatus, VersionInfo};
 use leptos::prelude::*;
@@ -93,7 +96,7 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
         <h2><label for="description">"Description"</label></h2>
         {if app.collaborative {
             view! {
-                <DescriptionEditor app_id=app_id text=text live=live can_edit=can_edit you=app.you.clone() />
+                <DescriptionEditor app_id=app_id text=text live=live can_edit=can_edit you=app.you.clone() access_changed=reload />
             }.into_any()
         } else {
             view! {
@@ -124,12 +127,132 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
             <p class="muted">{format!("You are {} of this app: the owner generates, deploys and invites.",
                 if can_edit { "an editor" } else { "a viewer" })}</p>
         })}
+        {app.collaborative.then(|| view! { <People app_id=app_id owner=owner /> })}
         {owner.then(|| app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> }))}
         {owner.then(|| view! {
             <h2>"Versions"</h2>
             <Versions app_id=app.id versions=app.versions.clone() live=app.live_version reload=reload busy=running />
             <DeleteSection app_id=app.id slug=app.slug.clone() />
         })}
+    }
+}
+
+/// Who has access to the app. The owner invites people by email, changes their roles and
+/// removes them (which closes their live connections); the others see the list.
+#[component]
+fn People(app_id: i64, owner: bool) -> impl IntoView {
+    let invite = ServerAction::<InviteMember>::new();
+    let revoke = ServerAction::<RevokeInvite>::new();
+    let set_role = ServerAction::<SetMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let changes = move || {
+        invite.version().get()
+            + revoke.version().get()
+            + set_role.version().get()
+            + remove.version().get()
+    };
+    let people = Resource::new(changes, move |_| app_members(app_id));
+    let error = Signal::derive(move || {
+        let e = |r: Option<Result<(), PortalError>>| r.and_then(|r| r.err());
+        invite
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| e(revoke.value().get()))
+            .or_else(|| e(set_role.value().get()))
+            .or_else(|| e(remove.value().get()))
+            .map(|e: PortalError| e.to_string())
+    });
+    let sent = move || match invite.value().get() {
+        Some(Ok(i)) => {
+            Some(format!("Invitation sent to {} (valid until {}).", i.email, date(i.expires_at)))
+        }
+        _ => None,
+    };
+    view! {
+        <section class="members" aria-label="People">
+            <h2>"People"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match people.await {
+                        Ok(p) => view! {
+                            <ul class="tokens" aria-label="People with access">
+                                {p.members.into_iter().map(|m| {
+                                    let user_id = m.user_id;
+                                    let manage = owner && m.role != "owner";
+                                    let email = m.email.clone();
+                                    view! {
+                                        <li>
+                                            <div><strong>{m.email.clone()}</strong></div>
+                                            {if manage {
+                                                let current = m.role.clone();
+                                                view! {
+                                                    <span class="row">
+                                                        <select aria-label=format!("Role of {email}")
+                                                            disabled=move || set_role.pending().get()
+                                                            on:change=move |ev| {
+                                                                set_role.dispatch(SetMemberRole { app_id, user_id, role: event_target_value(&ev) });
+                                                            }>
+                                                            <option value="editor" selected={current == "editor"}>"editor"</option>
+                                                            <option value="viewer" selected={current == "viewer"}>"viewer"</option>
+                                                        </select>
+                                                        " "<button type="button" class="secondary small"
+                                                            aria-label=format!("Remove {email}")
+                                                            disabled=move || remove.pending().get()
+                                                            on:click=move |_| { remove.dispatch(RemoveMember { app_id, user_id }); }>
+                                                            "Remove"
+                                                        </button>
+                                                    </span>
+                                                }.into_any()
+                                            } else {
+                                                view! { <span class="tag">{m.role.clone()}</span> }.into_any()
+                                            }}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            {(!p.invites.is_empty()).then(|| view! {
+                                <h3>"Invitations not yet accepted"</h3>
+                                <ul class="tokens" aria-label="Open invitations">
+                                    {p.invites.into_iter().map(|i| {
+                                        let invite_id = i.id;
+                                        view! {
+                                            <li>
+                                                <div><strong>{i.email.clone()}</strong>
+                                                    <span class="muted">{format!(" · {} · until {}", i.role, date(i.expires_at))}</span></div>
+                                                <button type="button" class="secondary small"
+                                                    aria-label=format!("Withdraw the invitation to {}", i.email)
+                                                    disabled=move || revoke.pending().get()
+                                                    on:click=move |_| { revoke.dispatch(RevokeInvite { app_id, invite_id }); }>
+                                                    "Withdraw"
+                                                </button>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            })}
+                        }.into_any(),
+                        Err(e) => view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <FormError error=error />
+            {owner.then(|| view! {
+                <ActionForm action=invite attr:class="inline invite-form">
+                    <input type="hidden" name="app_id" value=app_id />
+                    <label for="invite-email">"Invite by email"</label>
+                    <input id="invite-email" name="email" type="email" required autocomplete="off"
+                        placeholder="name@example.com" />
+                    <label for="invite-role">"as"</label>
+                    <select id="invite-role" name="role">
+                        <option value="editor" selected>"editor"</option>
+                        <option value="viewer">"viewer"</option>
+                    </select>
+                    <button type="submit" disabled=move || invite.pending().get()>"Send invitation"</button>
+                </ActionForm>
+                {move || sent().map(|m| view! { <p class="muted" role="status">{m}</p> })}
+            })}
+        </section>
     }
 }
 

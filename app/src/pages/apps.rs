@@ -1,4 +1,4 @@
-//! "My apps": the apps of the signed-in user.
+//! "My apps": the apps of the signed-in user, and those shared with them.
 
 use crate::api::{ResendVerification, current_user, my_apps};
 use crate::components::{FormError, date};
@@ -59,6 +59,9 @@ pub fn Apps() -> impl IntoView {
                                             <span class="muted">" "<code>{a.slug.clone()}</code>
                                             " · created "{date(a.created_at)}
                                             " · "{a.versions}" version(s)"</span>
+                                            {a.role.clone().map(|r| view! {
+                                                " "<span class="tag">"shared with you · "{r}</span>
+                                            })}
                                             {a.url.clone().map(|u| view! {
                                                 " "<a class="app-url" href=u.clone() target="_blank" rel="noopener external">{u.clone()}</a>
                                             })}

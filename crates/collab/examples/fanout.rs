@@ -1,9 +1,10 @@
 //! Fan-out load generator for any y-sync WebSocket server (Kiln's `/collab/<app>`, npm
 //! y-websocket's server): N peers on one document, each inserting a short marked string into
 //! its own yrs document every INTERVAL ms and sending the real update; every edit must reach the
-//! N-1 others. Peers do not apply what they receive: they find the marker (`§peer:seq:µs§`) in
-//! the update and take the latency from the time it carries. Reports JSON: edits/s, deliveries/s,
-//! p50/p99 edit-to-delivery latency (after a 2 s warm-up).
+//! N-1 others. Peers do not apply what they receive: they find the markers (`§peer:seq:µs§`) in
+//! each update (one, or several when the server merged edits that arrived together) and take
+//! the latency from the time each carries; a peer's own edits sent back to it do not count.
+//! Reports JSON: edits/s, deliveries/s, p50/p99 edit-to-delivery latency (after a 2 s warm-up).
 //!
 //!   cargo run --release -p kiln-collab --example fanout -- <ws url> <peers> <seconds> <interval ms>
 //!
@@ -26,12 +27,24 @@ struct Shared {
     closed: AtomicU64,
 }
 
-/// The marker's payload in an update, if any: "peer:seq:µs".
-fn marker(bytes: &[u8]) -> Option<u64> {
-    let at = bytes.windows(2).position(|w| w == [0xC2, 0xA7])? + 2;
-    let end = bytes[at..].windows(2).position(|w| w == [0xC2, 0xA7])? + at;
-    let s = std::str::from_utf8(&bytes[at..end]).ok()?;
-    s.rsplit(':').next()?.parse().ok()
+/// The edits an update message carries: each marker's "peer:seq:µs" as (peer, µs). A server
+/// may merge several edits into one message; each counts.
+fn markers(bytes: &[u8]) -> Vec<(usize, u64)> {
+    const MARK: [u8; 2] = [0xC2, 0xA7];
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(2).position(|w| w == MARK) {
+        let body = &rest[at + 2..];
+        let Some(end) = body.windows(2).position(|w| w == MARK) else { break };
+        let mut parts = std::str::from_utf8(&body[..end]).unwrap_or("").split(':');
+        if let (Some(Ok(peer)), Some(_), Some(Ok(us))) =
+            (parts.next().map(str::parse), parts.next(), parts.next().map(str::parse))
+        {
+            out.push((peer, us));
+        }
+        rest = &body[end + 2..];
+    }
+    out
 }
 
 async fn peer(
@@ -107,12 +120,20 @@ async fn peer(
             }
             msg = rx.next() => match msg {
                 Some(Ok(Ws::Binary(b))) => {
-                    if b.len() > 2 && b[0] == 0 && b[1] == 2 && shared.measuring.load(Ordering::Relaxed)
-                        && let Some(at) = marker(&b)
-                    {
+                    if b.len() > 2 && b[0] == 0 && b[1] == 2 && shared.measuring.load(Ordering::Relaxed) {
                         let now = shared.start.elapsed().as_micros() as u64;
-                        shared.delivered.fetch_add(1, Ordering::Relaxed);
-                        latencies.push(now.saturating_sub(at) as u32);
+                        // Edits of others only: a server that echoes the sender's own edit
+                        // back (the reference does) gets no credit for it.
+                        let mut n = 0;
+                        for (from, at) in markers(&b) {
+                            if from != i {
+                                n += 1;
+                                latencies.push(now.saturating_sub(at) as u32);
+                            }
+                        }
+                        if n > 0 {
+                            shared.delivered.fetch_add(n, Ordering::Relaxed);
+                        }
                     }
                 }
                 Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => {

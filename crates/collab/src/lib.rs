@@ -150,8 +150,9 @@ impl Hub {
         &self.inner.limits
     }
 
-    /// Sends `cmd` to the app's room, opening the room (loading the document) if needed.
-    async fn send(&self, app_id: i64, cmd: Cmd) -> Result<(), CollabError> {
+    /// Sends `cmd` to the app's room, opening the room (loading the document) if needed, and
+    /// gives back the room it went to.
+    async fn send(&self, app_id: i64, cmd: Cmd) -> Result<RoomHandle, CollabError> {
         let mut rooms = self.inner.rooms.lock().await;
         let room = match rooms.get(&app_id) {
             Some(r) if !r.tx.is_closed() => r.clone(),
@@ -163,7 +164,8 @@ impl Hub {
         };
         // Sent while holding the map: a room only closes after checking, under the same
         // lock, that nothing is waiting for it.
-        room.tx.send(cmd).await.map_err(|_| CollabError::Gone)
+        room.tx.send(cmd).await.map_err(|_| CollabError::Gone)?;
+        Ok(room)
     }
 
     /// Joins an app's document. The connection's first messages (sync step 1, presence) are
@@ -182,15 +184,16 @@ impl Hub {
         let id = self.inner.next_peer.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.inner.limits.peer_queue);
         let (done_tx, done) = oneshot::channel();
-        self.send(app_id, Cmd::Join { id, peer: peer.clone(), tx, done: done_tx }).await?;
+        let room =
+            self.send(app_id, Cmd::Join { id, peer: peer.clone(), tx, done: done_tx }).await?;
         done.await.map_err(|_| CollabError::Gone)??;
-        Ok(Connection { hub: self.clone(), app_id, id, rx, _count: guard })
+        Ok(Connection { hub: self.clone(), room, id, rx, _count: guard })
     }
 
     /// The document's text now (loading it when no one has it open).
     pub async fn text(&self, app_id: i64) -> Result<String, CollabError> {
         let (tx, rx) = oneshot::channel();
-        self.send(app_id, Cmd::Text { reply: tx }).await?;
+        let _ = self.send(app_id, Cmd::Text { reply: tx }).await?;
         rx.await.map_err(|_| CollabError::Gone)?
     }
 
@@ -198,7 +201,7 @@ impl Hub {
     /// connected editors stay where they were). Written before it returns.
     pub async fn replace_text(&self, app_id: i64, text: &str) -> Result<(), CollabError> {
         let (tx, rx) = oneshot::channel();
-        self.send(app_id, Cmd::Replace { text: text.to_owned(), reply: tx }).await?;
+        let _ = self.send(app_id, Cmd::Replace { text: text.to_owned(), reply: tx }).await?;
         rx.await.map_err(|_| CollabError::Gone)?
     }
 
@@ -255,7 +258,9 @@ impl Drop for ConnectionCount {
 /// for the others).
 pub struct Connection {
     hub: Hub,
-    app_id: i64,
+    /// The room this peer joined. Frames go straight to it: a room keeps running while it has
+    /// peers, and once it has let this one go, sending fails and the connection closes.
+    room: RoomHandle,
     id: u64,
     rx: mpsc::Receiver<Outgoing>,
     _count: ConnectionCount,
@@ -265,6 +270,12 @@ impl Connection {
     /// What to send next; `None` when the room has let go of this peer (then close).
     pub async fn next(&mut self) -> Option<Outgoing> {
         self.rx.recv().await
+    }
+
+    /// What is queued to send already, without waiting (so that a transport can write several
+    /// messages at once and flush once).
+    pub fn try_next(&mut self) -> Option<Outgoing> {
+        self.rx.try_recv().ok()
     }
 
     /// A binary frame from the peer. `Err` carries the close to send: the frame was refused and
@@ -277,8 +288,9 @@ impl Connection {
             ));
         }
         let (tx, rx) = oneshot::channel();
-        self.hub
-            .send(self.app_id, Cmd::Frame { id: self.id, frame, done: tx })
+        self.room
+            .tx
+            .send(Cmd::Frame { id: self.id, frame, done: tx })
             .await
             .map_err(|_| Outgoing::Close(close::SERVER_ERROR, "the document closed".into()))?;
         rx.await.map_err(|_| Outgoing::Close(close::SERVER_ERROR, "the document closed".into()))?
@@ -287,16 +299,19 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        let hub = self.hub.clone();
-        let (app_id, id) = (self.app_id, self.id);
-        // Leaving needs the room's task; from a destructor, hand it over.
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let open = hub.inner.rooms.lock().await.get(&app_id).cloned();
-                if let Some(room) = open {
-                    let _ = room.tx.send(Cmd::Leave { id }).await;
+        let id = self.id;
+        // Leaving needs the room's task: without waiting when its queue has room, else handed
+        // to a task (a destructor cannot wait).
+        match self.room.tx.try_send(Cmd::Leave { id }) {
+            Err(mpsc::error::TrySendError::Full(cmd)) => {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let room = self.room.clone();
+                    rt.spawn(async move {
+                        let _ = room.tx.send(cmd).await;
+                    });
                 }
-            });
+            }
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }

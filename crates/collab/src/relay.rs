@@ -119,11 +119,19 @@ impl Hub {
                             self.remote_changed(app_id).await;
                         }
                         loop {
-                            match listener.recv().await {
-                                Ok(n) => {
+                            // `None`: the connection was lost, and announcements with it. Start
+                            // over (listen again, then re-read every open document).
+                            match listener.try_recv().await {
+                                Ok(Some(n)) => {
                                     if let Ok(app_id) = n.payload().parse::<i64>() {
                                         self.remote_changed(app_id).await;
                                     }
+                                }
+                                Ok(None) => {
+                                    tracing::warn!(
+                                        "lost the document-change listener; reconnecting"
+                                    );
+                                    break;
                                 }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "lost the document-change listener");

@@ -253,14 +253,17 @@ impl Room {
         for cmd in batch {
             match cmd {
                 Cmd::Join { id, peer, tx, done } => {
+                    // One message per frame: y-websocket's client reads only the first message
+                    // of a frame.
                     let sv = self.awareness.doc().transact().state_vector();
-                    let mut first = encode(&Message::Sync(SyncMessage::SyncStep1(sv)));
+                    let first = encode(&Message::Sync(SyncMessage::SyncStep1(sv)));
+                    let _ = tx.try_send(Outgoing::Binary(first.into()));
                     if let Ok(states) = self.awareness.update()
                         && !states.clients.is_empty()
                     {
-                        first.extend(encode(&Message::Awareness(states)));
+                        let _ = tx
+                            .try_send(Outgoing::Binary(encode(&Message::Awareness(states)).into()));
                     }
-                    let _ = tx.try_send(Outgoing::Binary(first.into()));
                     self.peers.insert(id, PeerState { peer, tx, clients: HashSet::new() });
                     let _ = done.send(Ok(()));
                 }
@@ -461,6 +464,72 @@ impl Room {
         }
     }
 
+    /// Sends a batch's updates to every peer but the one each came from. Several updates that
+    /// arrived together go out merged into one message per peer (under load, far fewer and
+    /// larger messages): one merge for everyone who sent none, one per sender without its own.
+    fn broadcast_updates(&mut self, updates: Vec<(Vec<u8>, Option<u64>)>) {
+        let message = |u: Vec<u8>| Bytes::from(encode(&Message::Sync(SyncMessage::Update(u))));
+        if updates.len() == 1 {
+            let (u, from) = updates.into_iter().next().expect("one update");
+            let m = message(u);
+            return self.broadcast(&m, from);
+        }
+        let merged = |skip: Option<u64>| -> Option<Result<Vec<u8>, ()>> {
+            let parts: Vec<&[u8]> = updates
+                .iter()
+                .filter(|(_, from)| skip.is_none() || *from != skip)
+                .map(|(u, _)| u.as_slice())
+                .collect();
+            match parts.as_slice() {
+                [] => None,
+                [one] => Some(Ok(one.to_vec())),
+                _ => Some(yrs::merge_updates_v1(parts).map_err(|_| ())),
+            }
+        };
+        let senders: Vec<u64> = {
+            let mut s: Vec<u64> = updates.iter().filter_map(|(_, from)| *from).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        let mut plan = Vec::with_capacity(senders.len() + 1);
+        let everyone = match merged(None) {
+            Some(Ok(all)) => message(all),
+            // They all decoded when they arrived; should merging still fail, send them as
+            // they came.
+            _ => {
+                for (u, from) in updates {
+                    let m = message(u);
+                    self.broadcast(&m, from);
+                }
+                return;
+            }
+        };
+        for s in &senders {
+            match merged(Some(*s)) {
+                Some(Ok(rest)) => plan.push((*s, Some(message(rest)))),
+                None => plan.push((*s, None)),
+                Some(Err(())) => {
+                    for (u, from) in updates {
+                        let m = message(u);
+                        self.broadcast(&m, from);
+                    }
+                    return;
+                }
+            }
+        }
+        let others: Vec<u64> =
+            self.peers.keys().copied().filter(|id| senders.binary_search(id).is_err()).collect();
+        for id in others {
+            self.send_to(id, everyone.clone());
+        }
+        for (id, m) in plan {
+            if let Some(m) = m {
+                self.send_to(id, m);
+            }
+        }
+    }
+
     /// Removes a peer (closing it with `close` when given) and its presence.
     fn remove_peer(&mut self, id: u64, close: Option<(u16, String)>, out: &mut Outcome) {
         let Some(p) = self.peers.remove(&id) else { return };
@@ -556,9 +625,7 @@ impl Room {
                     return;
                 }
             }
-            for (u, from) in out.updates {
-                self.broadcast(&encode(&Message::Sync(SyncMessage::Update(u))), from);
-            }
+            self.broadcast_updates(out.updates);
         }
         for (m, from) in &out.presence {
             self.broadcast(m, *from);

@@ -314,3 +314,51 @@ async fn offline_edits_merge_on_reconnecting_and_limits_hold() {
         assert_eq!(open, 0, "unloaded");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_arriving_together_reach_everyone_else_and_never_echo() {
+    for env in envs().await {
+        let hub = Hub::new(env.db.clone(), Clock::default(), Limits::default());
+        let clients = [Client::new(), Client::new(), Client::new(), Client::new()];
+        let mut conns = Vec::new();
+        for (n, c) in clients.iter().enumerate() {
+            let role = if n == 0 { Role::Owner } else { Role::Editor };
+            conns.push(join(&hub, env.app, peer(n as i64 + 1, role), c).await);
+        }
+        // The first three each send 20 edits at once (not waiting for one before the next),
+        // all three at the same time; the fourth only listens.
+        let mut frames: Vec<Vec<Vec<u8>>> = Vec::new();
+        for (n, c) in clients.iter().take(3).enumerate() {
+            frames.push((0..20).map(|k| c.type_at(0, &format!("[{n}.{k}]"))).collect());
+        }
+        let sends = conns.iter().take(3).zip(frames).map(|(conn, fs)| async move {
+            let all = fs.into_iter().map(|f| conn.receive(f));
+            for r in futures_util::future::join_all(all).await {
+                r.expect("edit");
+            }
+        });
+        futures_util::future::join_all(sends).await;
+        let want = hub.text(env.app).await.expect("text");
+        for n in 0..3 {
+            for k in 0..20 {
+                assert!(want.contains(&format!("[{n}.{k}]")), "{want}");
+            }
+        }
+        let mut received = Vec::new();
+        for (n, (c, conn)) in clients.iter().zip(conns.iter_mut()).enumerate() {
+            let mine = format!("[{n}.");
+            let mut count = 0;
+            while c.text() != want {
+                let f = next_binary(conn).await;
+                // (Inserted strings travel as they are in an update's bytes.)
+                assert!(!String::from_utf8_lossy(&f).contains(&mine), "peer {n} got its own edit");
+                c.apply(&f);
+                count += 1;
+            }
+            received.push(count);
+        }
+        // The listener had at most one message per edit (fewer when edits were merged).
+        assert!(received[3] <= 60, "{received:?}");
+        eprintln!("messages received by each peer for 60 edits: {received:?}");
+    }
+}

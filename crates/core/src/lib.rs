@@ -11,6 +11,6 @@ pub use error::{ApiError, ErrorCode, FieldError};
 pub use spec::{Access, AppSpec, Entity, Feature, Field, FieldType};
 pub use validate::{Email, Password, TokenName, local_redirect};
 pub use wire::{
-    ApiTokenInfo, AppCreated, AppDetail, AppDraft, AppSummary, CreatedToken, JobEvent, JobStatus,
-    OutboxEntry, SessionInfo, UserInfo, VersionInfo, is_final_state,
+    ApiTokenInfo, AppCreated, AppDetail, AppDraft, AppSummary, CreatedToken, Invite, JobEvent,
+    JobStatus, Member, Members, OutboxEntry, SessionInfo, UserInfo, VersionInfo, is_final_state,
 };

@@ -88,6 +88,9 @@ pub struct AppSummary {
     /// Where its live version is served, once one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// For an app someone shared with you: your role on it (`editor` or `viewer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// One line of a job's history: a state change or a log line.
@@ -204,4 +207,29 @@ pub struct AppCreated {
 pub struct AppDraft {
     pub app_id: i64,
     pub slug: String,
+}
+
+/// A person with a role on an app (`owner`, `editor` or `viewer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub role: String,
+}
+
+/// An invitation not yet accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub expires_at: i64,
+}
+
+/// The people of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    pub members: Vec<Member>,
+    /// Open invitations (shown to the owner only).
+    pub invites: Vec<Invite>,
 }

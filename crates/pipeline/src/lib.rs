@@ -1473,10 +1473,18 @@ impl Pipeline {
         }
     }
 
-    /// The apps of one owner with the state of their newest job, newest first.
+    /// The apps of one person with the state of their newest job, newest first: their own,
+    /// then those shared with them (with their role).
     pub async fn list_apps(&self, owner_id: i64) -> Result<Vec<kiln_core::AppSummary>, StoreError> {
+        let mut listed: Vec<(apps::AppRow, Option<String>)> =
+            apps::by_owner(&self.db, owner_id).await?.into_iter().map(|a| (a, None)).collect();
+        for (app_id, role) in kiln_store::collab::memberships(&self.db, owner_id).await? {
+            if let Some(a) = apps::get(&self.db, app_id).await? {
+                listed.push((a, Some(role.as_str().to_owned())));
+            }
+        }
         let mut out = Vec::new();
-        for a in apps::by_owner(&self.db, owner_id).await? {
+        for (a, role) in listed {
             let job = jobs::latest_for_app(&self.db, a.id).await?;
             let versions = apps::versions(&self.db, a.id).await?.len() as i64;
             let url = a.live_version.and_then(|_| self.url_for(&a.slug));
@@ -1489,6 +1497,7 @@ impl Pipeline {
                 state: job.as_ref().map(|j| j.state.clone()),
                 job_id: job.map(|j| j.id),
                 versions,
+                role,
             });
         }
         Ok(out)

@@ -5,32 +5,11 @@ use crate::{Pipeline, PipelineError};
 use kiln_core::{ApiError, ErrorCode};
 use kiln_store::collab::{self, Role};
 use kiln_store::{apps, users};
-use serde::Serialize;
 
 /// How long an invitation can be accepted.
 pub const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Member {
-    pub user_id: i64,
-    pub email: String,
-    pub role: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Invite {
-    pub id: i64,
-    pub email: String,
-    pub role: String,
-    pub expires_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Members {
-    pub members: Vec<Member>,
-    /// Open invitations (shown to the owner only).
-    pub invites: Vec<Invite>,
-}
+pub use kiln_core::{Invite, Member, Members};
 
 fn refused(code: ErrorCode, message: impl Into<String>) -> PipelineError {
     PipelineError::Refused(ApiError::new(code, message))

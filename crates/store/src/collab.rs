@@ -66,6 +66,14 @@ pub async fn members(db: &Db, app_id: i64) -> Result<Vec<MemberRow>, StoreError>
     Ok(on_db!(db, c => sqlx::query_as(q).bind(app_id).fetch_all(c).await)?)
 }
 
+/// The apps `user_id` is a member of (not those they own), newest first, with their role.
+pub async fn memberships(db: &Db, user_id: i64) -> Result<Vec<(i64, Role)>, StoreError> {
+    let q = "SELECT app_id, role FROM app_members WHERE user_id = $1 ORDER BY app_id DESC";
+    let rows: Vec<(i64, String)> =
+        on_db!(db, c => sqlx::query_as(q).bind(user_id).fetch_all(c).await)?;
+    Ok(rows.into_iter().filter_map(|(a, r)| Some((a, Role::parse_member(&r)?))).collect())
+}
+
 /// Gives `user_id` a role on the app (or changes it).
 pub async fn set_role(
     tx: &mut Tx,

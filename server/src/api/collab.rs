@@ -34,6 +34,8 @@ fn refused(e: PipelineError) -> HttpError {
 
 /// How long a send to a client may take before it counts as gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages already queued for a client written before one flush (one system call).
+const WRITE_BATCH: usize = 256;
 
 /// `GET /collab/{app_id}` (WebSocket).
 pub async fn connect(
@@ -130,9 +132,28 @@ async fn serve_socket(hub: kiln_collab::Hub, app_id: i64, peer: Peer, socket: We
         tokio::select! {
             out = conn.next() => match out {
                 Some(Outgoing::Binary(b)) => {
-                    match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Binary(b))).await {
+                    // With what else is queued already: written together, flushed once.
+                    let mut closing = None;
+                    let write = async {
+                        tx.feed(Message::Binary(b)).await?;
+                        for _ in 0..WRITE_BATCH {
+                            match conn.try_next() {
+                                Some(Outgoing::Binary(b)) => tx.feed(Message::Binary(b)).await?,
+                                Some(Outgoing::Close(code, why)) => {
+                                    closing = Some((code, why));
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        tx.flush().await
+                    };
+                    match tokio::time::timeout(SEND_TIMEOUT, write).await {
                         Ok(Ok(())) => {}
                         _ => break,
+                    }
+                    if let Some((code, why)) = closing {
+                        return close_with(&mut tx, code, &why).await;
                     }
                 }
                 Some(Outgoing::Close(code, why)) => return close_with(&mut tx, code, &why).await,
