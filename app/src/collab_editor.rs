@@ -280,7 +280,7 @@ mod live_client {
                     st.setup.area.set_read_only(true);
                     st.setup.access_changed
                 };
-                changed.update(|n| *n += 1);
+                changed.set(changed.get_untracked() + 1);
                 return;
             } else {
                 status.set(
