@@ -35,8 +35,9 @@ pub fn DescriptionEditor(
     /// Bumped when the server closes the connection because this person's access changed or
     /// was removed: the page then reloads the app (and this editor with the new role).
     access_changed: RwSignal<u32>,
+    /// The others here now (from presence), also for the rest of the page.
+    peers: RwSignal<Vec<Presence>>,
 ) -> impl IntoView {
-    let peers = RwSignal::new(Vec::<Presence>::new());
     let status = RwSignal::new(String::new());
     let area = NodeRef::<leptos::html::Textarea>::new();
     #[cfg(feature = "hydrate")]

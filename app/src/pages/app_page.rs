@@ -5,7 +5,7 @@ use crate::api::{
     CancelJob, DeleteApp, GenerateApp, InviteMember, RemoveMember, RevokeInvite, RollbackApp,
     SaveDescription, SetMemberRole, app_members, get_app,
 };
-use crate::collab_editor::DescriptionEditor;
+use crate::collab_editor::{DescriptionEditor, Presence};
 use crate::components::{FormError, date, datetime};
 use crate::error::PortalError;
 use kiln_core::{AppDetail, JobEvent, JobStatus, VersionInfo};
@@ -76,6 +76,8 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
     let can_edit = app.role != "viewer";
     // Connected to the shared document: Generate then reads it on the server.
     let live = RwSignal::new(false);
+    // Who else has the description open (presence).
+    let present = RwSignal::new(Vec::<Presence>::new());
     let running = app.job.as_ref().is_some_and(|j| !j.finished()) || !owner;
     let entities = app
         .spec
@@ -96,7 +98,7 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
         <h2><label for="description">"Description"</label></h2>
         {if app.collaborative {
             view! {
-                <DescriptionEditor app_id=app_id text=text live=live can_edit=can_edit you=app.you.clone() access_changed=reload />
+                <DescriptionEditor app_id=app_id text=text live=live can_edit=can_edit you=app.you.clone() access_changed=reload peers=present />
             }.into_any()
         } else {
             view! {
@@ -127,7 +129,7 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
             <p class="muted">{format!("You are {} of this app: the owner generates, deploys and invites.",
                 if can_edit { "an editor" } else { "a viewer" })}</p>
         })}
-        {app.collaborative.then(|| view! { <People app_id=app_id owner=owner /> })}
+        {app.collaborative.then(|| view! { <People app_id=app_id owner=owner present=present /> })}
         {owner.then(|| app.job.clone().map(|job| view! { <JobLive job=job reload=reload generate=generate /> }))}
         {owner.then(|| view! {
             <h2>"Versions"</h2>
@@ -140,7 +142,7 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
 /// Who has access to the app. The owner invites people by email, changes their roles and
 /// removes them (which closes their live connections); the others see the list.
 #[component]
-fn People(app_id: i64, owner: bool) -> impl IntoView {
+fn People(app_id: i64, owner: bool, present: RwSignal<Vec<Presence>>) -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let revoke = ServerAction::<RevokeInvite>::new();
     let set_role = ServerAction::<SetMemberRole>::new();
@@ -151,7 +153,15 @@ fn People(app_id: i64, owner: bool) -> impl IntoView {
             + set_role.version().get()
             + remove.version().get()
     };
-    let people = Resource::new(changes, move |_| app_members(app_id));
+    // Someone arriving in the document (who may have just accepted an invitation) or leaving
+    // it: the list is read again.
+    let names = Memo::new(move |_| {
+        let mut n: Vec<String> = present.with(|p| p.iter().map(|x| x.name.clone()).collect());
+        n.sort();
+        n.dedup();
+        n
+    });
+    let people = Resource::new(move || (changes(), names.get()), move |_| app_members(app_id));
     let error = Signal::derive(move || {
         let e = |r: Option<Result<(), PortalError>>| r.and_then(|r| r.err());
         invite
