@@ -11,8 +11,8 @@
 //! (Rust and tokio rather than Node, so the load generator is not the bottleneck.)
 
 use futures_util::{SinkExt, StreamExt};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as Ws;
 use yrs::sync::{Message, SyncMessage};
@@ -53,14 +53,22 @@ async fn peer(
     interval: Duration,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
-    ready: tokio::sync::mpsc::Sender<()>,
-) -> Vec<u32> {
-    let mut latencies = Vec::new();
-    let (ws, _) = match tokio_tungstenite::connect_async(url.as_str()).await {
-        Ok(c) => c,
-        Err(e) => {
+    ready: tokio::sync::mpsc::Sender<bool>,
+    mut go: tokio::sync::watch::Receiver<bool>,
+    latencies: Arc<Mutex<Vec<u32>>>,
+) {
+    let connect = tokio_tungstenite::connect_async(url.as_str());
+    let (ws, _) = match tokio::time::timeout(Duration::from_secs(30), connect).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
             eprintln!("peer {i}: {e}");
-            return latencies;
+            let _ = ready.send(false).await;
+            return;
+        }
+        Err(_) => {
+            eprintln!("peer {i}: no connection in 30 s");
+            let _ = ready.send(false).await;
+            return;
         }
     };
     let (mut tx, mut rx) = ws.split();
@@ -72,7 +80,8 @@ async fn peer(
     let text = doc.get_or_insert_text("description");
     let step1 = Message::Sync(SyncMessage::SyncStep1(doc.transact().state_vector())).encode_v1();
     if tx.send(Ws::Binary(step1.into())).await.is_err() {
-        return latencies;
+        let _ = ready.send(false).await;
+        return;
     }
     // Wait for the server's step 2 (and answer its step 1 with our empty state).
     let mut synced = false;
@@ -88,10 +97,17 @@ async fn peer(
                 _ => {}
             },
             Some(Ok(_)) => {}
-            _ => return latencies,
+            _ => {
+                let _ = ready.send(false).await;
+                return;
+            }
         }
     }
-    let _ = ready.send(()).await;
+    let _ = ready.send(true).await;
+    // Everyone starts editing together, once every peer is in.
+    if go.wait_for(|g| *g).await.is_err() {
+        return;
+    }
     // Edits at a random phase, then every `interval`.
     let phase = Duration::from_micros((i as u64 * 7919) % interval.as_micros().max(1) as u64);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, interval);
@@ -125,12 +141,14 @@ async fn peer(
                         // Edits of others only: a server that echoes the sender's own edit
                         // back (the reference does) gets no credit for it.
                         let mut n = 0;
+                        let mut kept = latencies.lock().expect("latencies");
                         for (from, at) in markers(&b) {
                             if from != i {
                                 n += 1;
-                                latencies.push(now.saturating_sub(at) as u32);
+                                kept.push(now.saturating_sub(at) as u32);
                             }
                         }
+                        drop(kept);
                         if n > 0 {
                             shared.delivered.fetch_add(n, Ordering::Relaxed);
                         }
@@ -144,7 +162,6 @@ async fn peer(
             },
         }
     }
-    latencies
 }
 
 #[tokio::main]
@@ -164,8 +181,14 @@ async fn main() {
     });
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel(peers);
+    let (go_tx, go) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
+    // Each peer's latencies, kept outside its task: a peer still blocked sending to a server
+    // that fell behind keeps what it measured.
+    let mut kept = Vec::new();
     for i in 0..peers {
+        let latencies = Arc::new(Mutex::new(Vec::new()));
+        kept.push(latencies.clone());
         tasks.push(tokio::spawn(peer(
             i,
             url.clone(),
@@ -173,13 +196,23 @@ async fn main() {
             shared.clone(),
             stop.clone(),
             ready_tx.clone(),
+            go.clone(),
+            latencies,
         )));
     }
     drop(ready_tx);
-    let mut n = 0;
-    while n < peers && ready.recv().await.is_some() {
-        n += 1;
+    // Every peer says whether it got in (connected and synced) or not.
+    let (mut n, mut answered) = (0, 0);
+    while answered < peers {
+        match ready.recv().await {
+            Some(ok) => {
+                answered += 1;
+                n += usize::from(ok);
+            }
+            None => break,
+        }
     }
+    let _ = go_tx.send(true);
     tokio::time::sleep(Duration::from_secs(2)).await;
     shared.measuring.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
@@ -187,11 +220,20 @@ async fn main() {
     shared.measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    let mut all: Vec<u32> = Vec::new();
-    for t in tasks {
-        if let Ok(Ok(l)) = tokio::time::timeout(Duration::from_secs(5), t).await {
-            all.extend(l);
+    // A few seconds in all for the peers to stop; then whatever they are still waiting for
+    // is abandoned.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        for t in &mut tasks {
+            let _ = t.await;
         }
+    })
+    .await;
+    for t in &tasks {
+        t.abort();
+    }
+    let mut all: Vec<u32> = Vec::new();
+    for l in &kept {
+        all.extend(l.lock().expect("latencies").iter().copied());
     }
     all.sort_unstable();
     let pct = |q: f64| {

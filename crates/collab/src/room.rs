@@ -464,68 +464,24 @@ impl Room {
         }
     }
 
-    /// Sends a batch's updates to every peer but the one each came from. Several updates that
-    /// arrived together go out merged into one message per peer (under load, far fewer and
-    /// larger messages): one merge for everyone who sent none, one per sender without its own.
+    /// Sends a batch's updates. One update goes to every peer but its sender. Several that
+    /// arrived together (under load) go out merged into one message for every peer: far fewer,
+    /// larger messages, one merge per batch. A sender then also receives its own changes, which
+    /// Yjs clients ignore (y-websocket's server sends every update to every peer).
     fn broadcast_updates(&mut self, updates: Vec<(Vec<u8>, Option<u64>)>) {
-        let message = |u: Vec<u8>| Bytes::from(encode(&Message::Sync(SyncMessage::Update(u))));
-        if updates.len() == 1 {
-            let (u, from) = updates.into_iter().next().expect("one update");
-            let m = message(u);
-            return self.broadcast(&m, from);
+        let message = |u: &[u8]| encode(&Message::Sync(SyncMessage::Update(u.to_vec())));
+        if let [(u, from)] = updates.as_slice() {
+            return self.broadcast(&message(u), *from);
         }
-        let merged = |skip: Option<u64>| -> Option<Result<Vec<u8>, ()>> {
-            let parts: Vec<&[u8]> = updates
-                .iter()
-                .filter(|(_, from)| skip.is_none() || *from != skip)
-                .map(|(u, _)| u.as_slice())
-                .collect();
-            match parts.as_slice() {
-                [] => None,
-                [one] => Some(Ok(one.to_vec())),
-                _ => Some(yrs::merge_updates_v1(parts).map_err(|_| ())),
-            }
-        };
-        let senders: Vec<u64> = {
-            let mut s: Vec<u64> = updates.iter().filter_map(|(_, from)| *from).collect();
-            s.sort_unstable();
-            s.dedup();
-            s
-        };
-        let mut plan = Vec::with_capacity(senders.len() + 1);
-        let everyone = match merged(None) {
-            Some(Ok(all)) => message(all),
+        match yrs::merge_updates_v1(updates.iter().map(|(u, _)| u.as_slice())) {
+            Ok(merged) => self.broadcast(&message(&merged), None),
             // They all decoded when they arrived; should merging still fail, send them as
             // they came.
-            _ => {
-                for (u, from) in updates {
-                    let m = message(u);
-                    self.broadcast(&m, from);
+            Err(e) => {
+                tracing::warn!(app_id = self.app_id, error = %e, "merging updates");
+                for (u, from) in &updates {
+                    self.broadcast(&message(u), *from);
                 }
-                return;
-            }
-        };
-        for s in &senders {
-            match merged(Some(*s)) {
-                Some(Ok(rest)) => plan.push((*s, Some(message(rest)))),
-                None => plan.push((*s, None)),
-                Some(Err(())) => {
-                    for (u, from) in updates {
-                        let m = message(u);
-                        self.broadcast(&m, from);
-                    }
-                    return;
-                }
-            }
-        }
-        let others: Vec<u64> =
-            self.peers.keys().copied().filter(|id| senders.binary_search(id).is_err()).collect();
-        for id in others {
-            self.send_to(id, everyone.clone());
-        }
-        for (id, m) in plan {
-            if let Some(m) = m {
-                self.send_to(id, m);
             }
         }
     }
