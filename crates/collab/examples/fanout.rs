@@ -22,6 +22,7 @@ use yrs::{Doc, OffsetKind, Options, ReadTxn, StateVector, Text, Transact};
 struct Shared {
     start: Instant,
     measuring: AtomicBool,
+    stop: AtomicBool,
     delivered: AtomicU64,
     sent: AtomicU64,
     closed: AtomicU64,
@@ -52,7 +53,6 @@ async fn peer(
     url: String,
     interval: Duration,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
     ready: tokio::sync::mpsc::Sender<bool>,
     mut go: tokio::sync::watch::Receiver<bool>,
     latencies: Arc<Mutex<Vec<u32>>>,
@@ -116,7 +116,7 @@ async fn peer(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if stop.load(Ordering::Relaxed) {
+                if shared.stop.load(Ordering::Relaxed) {
                     break;
                 }
                 seq += 1;
@@ -175,11 +175,11 @@ async fn main() {
     let shared = Arc::new(Shared {
         start: Instant::now(),
         measuring: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
         delivered: AtomicU64::new(0),
         sent: AtomicU64::new(0),
         closed: AtomicU64::new(0),
     });
-    let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel(peers);
     let (go_tx, go) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -194,7 +194,6 @@ async fn main() {
             url.clone(),
             interval,
             shared.clone(),
-            stop.clone(),
             ready_tx.clone(),
             go.clone(),
             latencies,
@@ -219,7 +218,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     shared.measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
+    shared.stop.store(true, Ordering::Relaxed);
     // A few seconds in all for the peers to stop; then whatever they are still waiting for
     // is abandoned.
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
