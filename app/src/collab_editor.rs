@@ -35,6 +35,8 @@ pub fn DescriptionEditor(
     /// Bumped when the server closes the connection because this person's access changed or
     /// was removed: the page then reloads the app (and this editor with the new role).
     access_changed: RwSignal<u32>,
+    /// Why the server closed the connection then (the page shows it if the app is gone).
+    closed_because: RwSignal<Option<String>>,
     /// The others here now (from presence), also for the rest of the page.
     peers: RwSignal<Vec<Presence>>,
 ) -> impl IntoView {
@@ -68,13 +70,14 @@ pub fn DescriptionEditor(
                     can_edit,
                     you: you.clone(),
                     access_changed,
+                    closed_because,
                 });
                 client.set_value(Some(c));
             }
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (app_id, &you, live, access_changed);
+    let _ = (app_id, &you, live, access_changed, closed_because);
     view! {
         <textarea node_ref=area id="description" class="description-editor" rows="5"
             readonly=!can_edit
@@ -123,6 +126,7 @@ mod live_client {
         pub can_edit: bool,
         pub you: String,
         pub access_changed: RwSignal<u32>,
+        pub closed_because: RwSignal<Option<String>>,
     }
 
     struct State {
@@ -274,13 +278,15 @@ mod live_client {
             if e.code() == 1008 {
                 // Access removed or changed: say why, and let the page load the app again (with
                 // the new role, or "not found" once removed) instead of reconnecting here.
-                status.set(format!("Disconnected: {}.", e.reason()));
-                let changed = {
+                let why = format!("Disconnected: {}.", e.reason());
+                status.set(why.clone());
+                let (changed, because) = {
                     let mut st = s.borrow_mut();
                     st.stopped = true;
                     st.setup.area.set_read_only(true);
-                    st.setup.access_changed
+                    (st.setup.access_changed, st.setup.closed_because)
                 };
+                because.set(Some(why));
                 changed.set(changed.get_untracked() + 1);
                 return;
             } else {

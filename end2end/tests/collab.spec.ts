@@ -154,6 +154,7 @@ test('the owner invites, changes roles and removes people from the app page', as
   await expect(other.getByRole('heading', { name: 'App not found' })).toBeVisible({
     timeout: 15_000,
   });
+  await expect(other.getByRole('status').filter({ hasText: 'access to this app was removed' })).toBeVisible();
   const denied = await other.request.get(`/api/apps/${appId}`);
   expect(denied.status()).toBe(404);
 });

@@ -19,6 +19,8 @@ pub fn AppPage() -> impl IntoView {
     let params = use_params_map();
     let app_id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
     let reload = RwSignal::new(0u32);
+    // Why the live editor was disconnected, shown if the app is then gone for this person.
+    let closed_because = RwSignal::new(None::<String>);
     let detail = Resource::new(
         move || (app_id(), reload.get()),
         |(id, _)| async move {
@@ -36,10 +38,11 @@ pub fn AppPage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading the app…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(a) => view! { <AppView app=a reload=reload /> }.into_any(),
+                        Ok(a) => view! { <AppView app=a reload=reload closed_because=closed_because /> }.into_any(),
                         Err(e) => view! {
                             <Title text="App not found" />
                             <h1>"App not found"</h1>
+                            {closed_because.get_untracked().map(|why| view! { <p class="notice" role="status">{why}</p> })}
                             <p role="alert">{e.to_string()}</p>
                             <p><A href="/apps">"Back to my apps"</A></p>
                         }.into_any(),
@@ -51,7 +54,11 @@ pub fn AppPage() -> impl IntoView {
 }
 
 #[component]
-fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
+fn AppView(
+    app: AppDetail,
+    reload: RwSignal<u32>,
+    closed_because: RwSignal<Option<String>>,
+) -> impl IntoView {
     let generate = ServerAction::<GenerateApp>::new();
     Effect::new(move |_| {
         if let Some(Ok(_)) = generate.value().get() {
@@ -98,7 +105,7 @@ fn AppView(app: AppDetail, reload: RwSignal<u32>) -> impl IntoView {
         <h2><label for="description">"Description"</label></h2>
         {if app.collaborative {
             view! {
-                <DescriptionEditor app_id=app_id text=text live=live can_edit=can_edit you=app.you.clone() access_changed=reload peers=present />
+                <DescriptionEditor app_id=app_id text=text live=live can_edit=can_edit you=app.you.clone() access_changed=reload closed_because=closed_because peers=present />
             }.into_any()
         } else {
             view! {
