@@ -57,53 +57,51 @@ async fn peer(
     mut go: tokio::sync::watch::Receiver<bool>,
     latencies: Arc<Mutex<Vec<u32>>>,
 ) {
-    let connect = tokio_tungstenite::connect_async(url.as_str());
-    let (ws, _) = match tokio::time::timeout(Duration::from_secs(30), connect).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            eprintln!("peer {i}: {e}");
-            let _ = ready.send(false).await;
-            return;
-        }
-        Err(_) => {
-            eprintln!("peer {i}: no connection in 30 s");
-            let _ = ready.send(false).await;
-            return;
-        }
-    };
-    let (mut tx, mut rx) = ws.split();
     let doc = Doc::with_options(Options {
         client_id: yrs::block::ClientID::new(i as u64 + 1000),
         offset_kind: OffsetKind::Utf16,
         ..Options::default()
     });
     let text = doc.get_or_insert_text("description");
-    let step1 = Message::Sync(SyncMessage::SyncStep1(doc.transact().state_vector())).encode_v1();
-    if tx.send(Ws::Binary(step1.into())).await.is_err() {
-        let _ = ready.send(false).await;
-        return;
-    }
-    // Wait for the server's step 2 (and answer its step 1 with our empty state).
-    let mut synced = false;
-    while !synced {
-        match rx.next().await {
-            Some(Ok(Ws::Binary(b))) => match (b.first(), b.get(1)) {
-                (Some(0), Some(0)) => {
-                    let empty = doc.transact().encode_state_as_update_v1(&StateVector::default());
-                    let m = Message::Sync(SyncMessage::SyncStep2(empty)).encode_v1();
-                    let _ = tx.send(Ws::Binary(m.into())).await;
-                }
-                (Some(0), Some(1)) => synced = true,
-                _ => {}
-            },
-            Some(Ok(_)) => {}
-            _ => {
-                let _ = ready.send(false).await;
-                return;
+    // Connected and synced, or not: either way the peer reports back.
+    let joined = async {
+        let connect = tokio_tungstenite::connect_async(url.as_str());
+        let (ws, _) = match tokio::time::timeout(Duration::from_secs(30), connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                eprintln!("peer {i}: {e}");
+                return None;
+            }
+            Err(_) => {
+                eprintln!("peer {i}: no connection in 30 s");
+                return None;
+            }
+        };
+        let (mut tx, mut rx) = ws.split();
+        let sv = doc.transact().state_vector();
+        let step1 = Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1();
+        tx.send(Ws::Binary(step1.into())).await.ok()?;
+        // Wait for the server's step 2 (and answer its step 1 with our empty state).
+        loop {
+            match rx.next().await {
+                Some(Ok(Ws::Binary(b))) => match (b.first(), b.get(1)) {
+                    (Some(0), Some(0)) => {
+                        let empty =
+                            doc.transact().encode_state_as_update_v1(&StateVector::default());
+                        let m = Message::Sync(SyncMessage::SyncStep2(empty)).encode_v1();
+                        let _ = tx.send(Ws::Binary(m.into())).await;
+                    }
+                    (Some(0), Some(1)) => return Some((tx, rx)),
+                    _ => {}
+                },
+                Some(Ok(_)) => {}
+                _ => return None,
             }
         }
     }
-    let _ = ready.send(true).await;
+    .await;
+    let _ = ready.send(joined.is_some()).await;
+    let Some((mut tx, mut rx)) = joined else { return };
     // Everyone starts editing together, once every peer is in.
     if go.wait_for(|g| *g).await.is_err() {
         return;
